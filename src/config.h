@@ -1,0 +1,81 @@
+/*
+ * config.c: settings from the command line, the environment and an INI-style
+ * file (precedence in that order), validated completely before use.
+ *
+ * A struct gw_config is plain data. It is built on the main thread, then never
+ * changed: other threads only read it. config_free() wipes the secret.
+ */
+#ifndef DEFGATE_CONFIG_H
+#define DEFGATE_CONFIG_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+
+#define CONFIG_MAX_ALLOW	32
+#define CONFIG_MAX_ERRORS	4096	/* bytes of collected error text */
+
+struct config_cidr {
+	int			 family;	/* AF_INET or AF_INET6 */
+	unsigned char		 addr[16];
+	int			 prefix;
+};
+
+struct gw_config {
+	/* credential and upstreams */
+	char			*tenant_id;
+	char			*client_id;
+	char			*client_secret;		/* secret: never log */
+	char			*client_secret_file;
+	char			*authority_host;	/* https://login... (no slash) */
+	char			*api_url;		/* https://api... (no slash) */
+	char			*scope;			/* v2 scope ".../.default" */
+	int			 token_version;		/* 1 or 2 */
+	char			*ca_file;		/* NULL: system trust store */
+
+	/* local server */
+	char			*listen;		/* "host:port" as given */
+	struct sockaddr_storage	 listen_addr;
+	socklen_t		 listen_addrlen;
+	int			 allow_write;
+	size_t			 max_body;		/* request body cap */
+	size_t			 max_response;		/* upstream body cap */
+	unsigned int		 max_clients;
+	unsigned int		 client_timeout;	/* seconds, idle clients */
+	struct config_cidr	 allow_from[CONFIG_MAX_ALLOW];
+	int			 nallow_from;		/* 0: loopback only */
+	int			 allow_from_set;
+
+	/* upstream transfers, milliseconds */
+	long			 connect_timeout_ms;
+	long			 timeout_ms;		/* API request, total */
+	long			 token_timeout_ms;	/* token request, total */
+	long			 max_upstream_conns;
+
+	int			 verbose;
+	char			*config_file;		/* path, for reload */
+};
+
+/*
+ * Sources feed config_set(). Each problem is appended as one line to errs
+ * ("key (ENV) ...: fix") so the user sees all of them in one run.
+ */
+void	 config_defaults(struct gw_config *);
+int	 config_set(struct gw_config *, const char *key, const char *value,
+	    struct buf *errs);
+int	 config_load_file(struct gw_config *, const char *path,
+	    struct buf *errs);
+void	 config_load_env(struct gw_config *, struct buf *errs);
+/* Read the secret file, fill derived fields, check everything. 0 when OK. */
+int	 config_finalize(struct gw_config *, struct buf *errs);
+/* Full load in precedence order; cmdline holds "key=value" strings. */
+int	 config_build(struct gw_config *, const char *file,
+	    char *const *cmdline, int ncmdline, struct buf *errs);
+void	 config_free(struct gw_config *);
+/* 1 when addr (sockaddr) may call the gateway. */
+int	 config_allowed(const struct gw_config *, const struct sockaddr *);
+/* Name of the environment variable for a key, or NULL. */
+const char *config_env_name(const char *key);
+
+#endif

@@ -1,0 +1,472 @@
+/*
+ * httpd.c: the front thread (see httpd.h).
+ *
+ * Request lifecycle (engineering.md A.5/C.3): the URI log callback
+ * allocates the struct gw_request when the request line arrives (it is the
+ * only place the raw request-target, query included, is visible); the
+ * access handler routes on the first call, buffers the body (capped) on the
+ * following calls, then answers or hands over to proxy.c; the completion
+ * callback counts and frees, the only free.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "proxy.h"
+#include "status.h"
+#include "upstream.h"
+#include "util.h"
+#include "httpd.h"
+
+#define HTTPD_MEMORY_LIMIT	(64 * 1024)	/* per connection: headers */
+#define HTTPD_ASSET_MAX		(1024 * 1024)
+#define HTTPD_MAX_URI		(8 * 1024)
+
+struct asset {
+	const char		*name;
+	const char		*type;
+	char			*data;
+	size_t			 len;
+	struct MHD_Response	*resp;
+};
+
+static struct {
+	struct MHD_Daemon		*d;
+	_Atomic(const struct gw_config *) cf;
+	struct upstream			*up;
+	atomic_int			 inflight;
+	unsigned short			 port;
+	struct MHD_Response		*healthz;
+	struct asset			 assets[3];
+} h;
+
+static const char *const html_csp = "default-src 'self'; img-src 'self' "
+    "data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+static void
+add_security_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Content-Security-Policy", html_csp);
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-cache");
+}
+
+static const char *
+www_dir(void)
+{
+	const char	*env = getenv("DEFGATE_WWW_DIR");
+	struct stat	 st;
+
+	if (env && *env)
+		return (env);
+	if (stat(WWWDIR "/status.html", &st) == 0)
+		return (WWWDIR);
+	return (SRCWWWDIR);
+}
+
+static void
+load_assets(void)
+{
+	static const struct { const char *name, *type; } files[] = {
+		{ "status.html", "text/html; charset=utf-8" },
+		{ "status.css", "text/css; charset=utf-8" },
+		{ "status.js", "text/javascript; charset=utf-8" },
+	};
+	const char *dir = www_dir();
+
+	for (size_t i = 0; i < 3; i++) {
+		struct asset	*a = &h.assets[i];
+		char		 path[4096];
+		struct buf	 b;
+		char		 chunk[8192];
+		ssize_t		 n;
+		int		 fd;
+
+		a->name = files[i].name;
+		a->type = files[i].type;
+		snprintf(path, sizeof(path), "%s/%s", dir, a->name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+			log_warn("status page file %s (set DEFGATE_WWW_DIR "
+			    "to the www directory)", path);
+			continue;
+		}
+		buf_init(&b, HTTPD_ASSET_MAX);
+		while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+			if (buf_append(&b, chunk, (size_t)n) == -1)
+				break;
+		close(fd);
+		a->data = buf_take(&b, &a->len);
+		/* built once, shared by every connection (refcounted) */
+		a->resp = MHD_create_response_from_buffer(a->len, a->data,
+		    MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(a->resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    a->type);
+		add_security_headers(a->resp);
+	}
+}
+
+static enum MHD_Result
+queue_static(struct MHD_Connection *c, struct gw_request *r,
+    struct MHD_Response *resp, unsigned status)
+{
+	r->status = status;
+	return (MHD_queue_response(c, status, resp));
+}
+
+static enum MHD_Result
+serve_asset(struct MHD_Connection *c, struct gw_request *r, const char *name)
+{
+	for (size_t i = 0; i < 3; i++)
+		if (h.assets[i].resp && strcmp(h.assets[i].name, name) == 0)
+			return (queue_static(c, r, h.assets[i].resp, 200));
+	return (proxy_error(c, r, 404, "NotFound", "the status page files "
+	    "are not installed (see the log)"));
+}
+
+static enum MHD_Result
+serve_json(struct MHD_Connection *c, struct gw_request *r, unsigned status,
+    char *json, size_t len)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	if (json == NULL)
+		return (MHD_NO);
+	resp = MHD_create_response_from_buffer(len, json,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(json);
+		return (MHD_NO);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	MHD_add_response_header(resp, "client-request-id", r->reqid);
+	r->status = status;
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return (ret);
+}
+
+static enum MHD_Result
+serve_readyz(struct MHD_Connection *c, struct gw_request *r)
+{
+	struct oauth_error	 e;
+	char			 msg[640];
+	const char		*hint;
+
+	if (status_token_ready()) {
+		const char *ok = "{\"status\":\"ready\"}";
+
+		return (serve_json(c, r, 200, strdup(ok), strlen(ok)));
+	}
+	if (status_token_error(&e)) {
+		hint = oauth_hint(e.aadsts);
+		snprintf(msg, sizeof(msg), "no valid token: %s%s%.0ld%s%s",
+		    e.error, e.aadsts ? " AADSTS" : "", e.aadsts,
+		    hint ? " - hint: " : "", hint ? hint : "");
+	} else
+		snprintf(msg, sizeof(msg), "no valid token yet");
+	return (proxy_error(c, r, 503, "TokenUnavailable", msg));
+}
+
+/* The client's own client-request-id is kept when it is a sane token. */
+static void
+make_reqid(struct MHD_Connection *c, struct gw_request *r)
+{
+	const char	*v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    "client-request-id");
+	size_t		 n = 0;
+
+	if (v != NULL) {
+		for (; v[n] && n <= 64; n++)
+			if (!((v[n] >= '0' && v[n] <= '9') ||
+			    (v[n] >= 'a' && v[n] <= 'z') ||
+			    (v[n] >= 'A' && v[n] <= 'Z') || v[n] == '-'))
+				break;
+		if (n > 0 && n <= 64 && v[n] == '\0') {
+			memcpy(r->reqid, v, n + 1);
+			return;
+		}
+	}
+	util_uuid(r->reqid);
+}
+
+/* First call: headers only. Decide everything that can be decided now. */
+static enum MHD_Result
+first_call(struct MHD_Connection *c, struct gw_request *r, const char *method,
+    const struct gw_config *cf)
+{
+	const union MHD_ConnectionInfo	*ci;
+	const char			*cl, *te;
+	char				 msg[256];
+
+	r->started = 1;
+	r->start_ms = util_mono_ms();
+	make_reqid(c, r);
+	r->rr = router_match(method, r->uri ? r->uri : "", &r->m);
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (r->m.id != ROUTE_HEALTHZ &&
+	    !config_allowed(cf, ci ? ci->client_addr : NULL))
+		return (proxy_error(c, r, 403, "Forbidden", "this address "
+		    "may not use defgate: see allow_from"));
+	switch (r->rr) {
+	case ROUTER_OK:
+		break;
+	case ROUTER_NOT_FOUND:
+		return (proxy_error(c, r, 404, "NotFound", "no such endpoint: "
+		    "use /incidents, /incidents/{id}, /hunting, /status, "
+		    "/status.json, /healthz or /readyz"));
+	case ROUTER_BAD_METHOD: {
+		struct MHD_Response	*resp;
+		enum MHD_Result		 ret;
+
+		snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: "
+		    "%s", method, r->m.allow);
+		r->status = 405;
+		resp = proxy_error_response(405, "MethodNotAllowed", msg,
+		    r->reqid);
+		if (resp == NULL)
+			return (MHD_NO);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+		    r->m.allow);
+		ret = MHD_queue_response(c, 405, resp);
+		MHD_destroy_response(resp);
+		return (ret);
+	}
+	case ROUTER_BAD_PATH:
+	case ROUTER_BAD_QUERY:
+		return (proxy_error(c, r, 400, "BadRequest", r->m.reason));
+	}
+	if (r->m.is_write && !cf->allow_write)
+		return (proxy_error(c, r, 403, "WriteDisabled", "updating "
+		    "incidents is disabled: set allow_write = true "
+		    "(DEFGATE_ALLOW_WRITE) to enable PATCH"));
+	te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (te && cl)
+		return (proxy_error(c, r, 400, "BadRequest", "both "
+		    "Transfer-Encoding and Content-Length are set"));
+	if (cl) {
+		long long v;
+
+		if (util_parse_ll(cl, 0, (1LL << 62), &v) == -1)
+			return (proxy_error(c, r, 400, "BadRequest",
+			    "invalid Content-Length"));
+		if ((size_t)v > cf->max_body) {
+			snprintf(msg, sizeof(msg), "the request body is larger "
+			    "than max_body (%zu bytes)", cf->max_body);
+			return (proxy_error(c, r, 413, "PayloadTooLarge",
+			    msg));
+		}
+	}
+	buf_init(&r->body, cf->max_body);
+	return (MHD_YES);
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct gw_request	*r = *con_cls;
+	const struct gw_config	*cf = atomic_load(&h.cf);
+	char			 msg[128];
+
+	(void)cls;
+	(void)url;
+	(void)version;
+	if (r == NULL)
+		return (MHD_NO);	/* the URI callback failed: OOM */
+	if (!r->started)
+		return (first_call(c, r, method, cf));
+	if (*upload_data_size != 0) {
+		if (!r->too_large && buf_append(&r->body, upload_data,
+		    *upload_data_size) == -1) {
+			r->too_large = 1;
+			buf_free(&r->body);
+		}
+		*upload_data_size = 0;
+		return (MHD_YES);
+	}
+	if (r->job != NULL)
+		return (proxy_respond(c, r, h.up));
+	if (r->too_large) {
+		snprintf(msg, sizeof(msg), "the request body is larger than "
+		    "max_body (%zu bytes)", cf->max_body);
+		return (proxy_error(c, r, 413, "PayloadTooLarge", msg));
+	}
+	switch (r->m.id) {
+	case ROUTE_INCIDENTS:
+	case ROUTE_INCIDENT:
+	case ROUTE_HUNTING:
+		return (proxy_start(c, r, cf, h.up));
+	case ROUTE_STATUS:
+		return (serve_asset(c, r, "status.html"));
+	case ROUTE_ASSET:
+		return (serve_asset(c, r, r->m.asset));
+	case ROUTE_STATUS_JSON: {
+		size_t	 len;
+		char	*json = status_render_json(&len);
+
+		return (serve_json(c, r, 200, json, len));
+	}
+	case ROUTE_HEALTHZ:
+		return (queue_static(c, r, h.healthz, 200));
+	case ROUTE_READYZ:
+		return (serve_readyz(c, r));
+	default:
+		return (proxy_error(c, r, 404, "NotFound", "no such endpoint"));
+	}
+}
+
+static void *
+uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct gw_request *r;
+
+	(void)cls;
+	(void)c;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	if (uri != NULL)
+		r->uri = util_strndup(uri, strnlen(uri, HTTPD_MAX_URI));
+	atomic_fetch_add(&h.inflight, 1);
+	return (r);
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct gw_request *r = *con_cls;
+
+	(void)cls;
+	(void)c;
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	proxy_finish(r, h.up);
+	if (r->status)
+		status_count(r->m.id, r->status);
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status)
+		log_debug("%s: connection ended early (%d)", r->reqid,
+		    (int)toe);
+	buf_free(&r->body);
+	free(r->uri);
+	free(r);
+	atomic_fetch_sub(&h.inflight, 1);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log_debug("httpd: %s", line);
+}
+
+int
+httpd_start(const struct gw_config *cf, struct upstream *up)
+{
+	const union MHD_DaemonInfo	*di;
+	unsigned int			 flags;
+	static const char		 ok[] = "{\"status\":\"ok\"}";
+
+	atomic_store(&h.cf, cf);
+	h.up = up;
+	load_assets();
+	h.healthz = MHD_create_response_from_buffer(strlen(ok), (void *)ok,
+	    MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(h.healthz, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	MHD_add_response_header(h.healthz, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	/* poll, not epoll: MHD 0.9.75's epoll loop stalls (engineering C.4) */
+	flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG;
+	if (cf->listen_addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	h.d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, NULL,
+	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cf->listen_addr,
+	    MHD_OPTION_CONNECTION_LIMIT, cf->max_clients,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cf->client_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_MEMORY_LIMIT,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1U,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_END);
+	if (h.d == NULL) {
+		log_warnx("cannot listen on %s (listen / DEFGATE_LISTEN): "
+		    "address in use or not available", cf->listen);
+		return (-1);
+	}
+	di = MHD_get_daemon_info(h.d, MHD_DAEMON_INFO_BIND_PORT);
+	h.port = di ? di->port : 0;
+	return (0);
+}
+
+unsigned short
+httpd_port(void)
+{
+	return (h.port);
+}
+
+void
+httpd_quiesce(void)
+{
+	MHD_socket s;
+
+	if (h.d && (s = MHD_quiesce_daemon(h.d)) != MHD_INVALID_SOCKET)
+		close(s);
+}
+
+int
+httpd_inflight(void)
+{
+	return (atomic_load(&h.inflight));
+}
+
+void
+httpd_stop(void)
+{
+	if (h.d)
+		MHD_stop_daemon(h.d);
+	h.d = NULL;
+	if (h.healthz)
+		MHD_destroy_response(h.healthz);
+	for (size_t i = 0; i < 3; i++) {
+		if (h.assets[i].resp)
+			MHD_destroy_response(h.assets[i].resp);
+		free(h.assets[i].data);
+		memset(&h.assets[i], 0, sizeof(h.assets[i]));
+	}
+}
+
+void
+httpd_set_config(const struct gw_config *cf)
+{
+	atomic_store(&h.cf, cf);
+}

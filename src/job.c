@@ -1,0 +1,149 @@
+/*
+ * job.c: the shared job object. See job.h for the ownership rules.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "log.h"
+#include "util.h"
+
+struct job *
+job_new(struct MHD_Connection *conn, enum route_id route,
+    enum job_method method, const char *reqid)
+{
+	struct job *j;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return (NULL);
+	pthread_mutex_init(&j->mu, NULL);
+	atomic_init(&j->refs, 1);
+	j->conn = conn;
+	j->route = route;
+	j->method = method;
+	snprintf(j->reqid, sizeof(j->reqid), "%s", reqid);
+	j->content_length = -1;
+	j->start_ms = util_mono_ms();
+	j->msg_submit.type = JOB_MSG_SUBMIT;
+	j->msg_unpause.type = JOB_MSG_UNPAUSE;
+	j->msg_cancel.type = JOB_MSG_CANCEL;
+	j->msg_submit.job = j->msg_unpause.job = j->msg_cancel.job = j;
+	return (j);
+}
+
+int
+job_add_header(struct job *j, const char *name, const char *value)
+{
+	size_t	 nl = strlen(name), vl = strlen(value);
+	char	*p;
+
+	if (j->nhdr >= JOB_MAX_HDRS ||
+	    j->hdrmemlen + nl + vl + 3 > sizeof(j->hdrmem))
+		return (-1);
+	p = j->hdrmem + j->hdrmemlen;
+	memcpy(p, name, nl);
+	p[nl] = ':';
+	if (vl == 0) {
+		/* "Name:" with no value tells curl to send no such header */
+		p[nl + 1] = '\0';
+		j->hdrmemlen += nl + 2;
+	} else {
+		p[nl + 1] = ' ';
+		memcpy(p + nl + 2, value, vl + 1);
+		j->hdrmemlen += nl + vl + 3;
+	}
+	j->hdr[j->nhdr].data = p;
+	j->hdr[j->nhdr].next = NULL;
+	if (j->nhdr > 0)
+		j->hdr[j->nhdr - 1].next = &j->hdr[j->nhdr];
+	j->nhdr++;
+	return (0);
+}
+
+void
+job_ref(struct job *j)
+{
+	atomic_fetch_add(&j->refs, 1);
+}
+
+void
+job_unref(struct job *j)
+{
+	if (j == NULL || atomic_fetch_sub(&j->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&j->mu);
+	free(j->url);
+	free(j->body);
+	free(j->ring);
+	free(j);
+}
+
+void
+job_notify(struct job *j)
+{
+	if (j->front_suspended) {
+		j->front_suspended = 0;
+		MHD_resume_connection(j->conn);
+	}
+}
+
+void
+job_set_error(struct job *j, unsigned status, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (j->err_status != 0)
+		return;		/* the first cause is the one to report */
+	j->err_status = status;
+	j->err_code = code;
+	va_start(ap, fmt);
+	vsnprintf(j->err_msg, sizeof(j->err_msg), fmt, ap);
+	va_end(ap);
+}
+
+int
+job_ring_put(struct job *j, const char *p, size_t n)
+{
+	size_t need = j->rlen + n, ncap;
+	char *r;
+
+	if (j->roff + need > j->rcap && j->roff > 0) {
+		memmove(j->ring, j->ring + j->roff, j->rlen);
+		j->roff = 0;
+	}
+	if (need > j->rcap) {
+		if (need > JOB_RING_MAX && j->rlen > 0)
+			return (1);	/* full: backpressure */
+		ncap = j->rcap ? j->rcap : JOB_RING_MIN;
+		while (ncap < need)
+			ncap *= 2;
+		if (ncap > JOB_RING_MAX && need <= JOB_RING_MAX)
+			ncap = JOB_RING_MAX;
+		if ((r = realloc(j->ring, ncap)) == NULL)
+			return (1);
+		j->ring = r;
+		j->rcap = ncap;
+	}
+	memcpy(j->ring + j->roff + j->rlen, p, n);
+	j->rlen += n;
+	j->total += n;
+	return (0);
+}
+
+size_t
+job_ring_get(struct job *j, char *out, size_t max)
+{
+	size_t n = j->rlen < max ? j->rlen : max;
+
+	if (n == 0)
+		return (0);
+	memcpy(out, j->ring + j->roff, n);
+	j->roff += n;
+	j->rlen -= n;
+	if (j->rlen == 0)
+		j->roff = 0;
+	return (n);
+}

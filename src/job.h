@@ -1,0 +1,123 @@
+/*
+ * job.c: one forwarded request, shared by the front (MHD) thread and the
+ * back (curl) thread.
+ *
+ * Ownership: refcounted. The front thread holds one reference from
+ * job_new() until the request completes; the back thread holds one from
+ * upstream_submit() until the transfer is finished or cancelled. Fields are
+ * grouped by who may touch them; the "shared" group only under job->mu.
+ *
+ * Hand-off (engineering.md C.3.2): the front suspends the connection before
+ * publishing the job; the back calls MHD_resume_connection() (job_notify)
+ * whenever it has something for the front; every other MHD call stays on
+ * the front thread, every curl call on the back thread.
+ */
+#ifndef DEFGATE_JOB_H
+#define DEFGATE_JOB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "router.h"
+
+#define JOB_RING_MIN	(4 * 1024)
+#define JOB_RING_MAX	(64 * 1024)	/* per-connection response buffer */
+#define JOB_MAX_HDRS	6
+#define JOB_HDRMEM	1024
+
+enum job_method { JOB_GET, JOB_POST, JOB_PATCH };
+
+enum job_msg_type { JOB_MSG_SUBMIT, JOB_MSG_UNPAUSE, JOB_MSG_CANCEL };
+
+struct job_msg {
+	enum job_msg_type	 type;
+	struct job		*job;
+	struct job_msg		*next;
+};
+
+struct token;
+
+struct job {
+	/* front thread fills these before upstream_submit(); then read-only */
+	struct MHD_Connection	*conn;
+	enum route_id		 route;
+	enum job_method		 method;
+	char			 reqid[65];
+	char			*url;
+	char			*body;
+	size_t			 bodylen;
+	struct curl_slist	 hdr[JOB_MAX_HDRS];	/* no per-header malloc */
+	int			 nhdr;
+	char			 hdrmem[JOB_HDRMEM];
+	size_t			 hdrmemlen;
+	long long		 start_ms;
+
+	/* messages to the back thread, embedded so posting never allocates */
+	struct job_msg		 msg_submit, msg_unpause, msg_cancel;
+
+	/* back thread only */
+	void			*owner;		/* the struct upstream */
+	struct job		*wnext;		/* token waiters list */
+	struct job		*anext, *aprev;	/* active transfers list */
+	int			 waiting;
+	CURL			*easy;
+	struct token		*tok;
+	struct curl_slist	 auth;		/* points into tok's header */
+	int			 retried;
+	int			 discard;	/* 401 being retried: drop body */
+	long long		 up_start_ms;
+	size_t			 hdr_bytes;
+	char			 errbuf[CURL_ERROR_SIZE];
+	char			 peek[512];	/* start of a 403 body */
+	size_t			 peeklen;
+
+	/* shared: only under mu */
+	pthread_mutex_t		 mu;
+	atomic_int		 refs;
+	int			 front_suspended;
+	int			 headers_ready;
+	int			 done;		/* no more data will come */
+	int			 failed;	/* aborted after headers_ready */
+	int			 cancelled;
+	int			 curl_paused;
+	int			 unpause_queued;
+	long			 status;
+	long long		 content_length;	/* -1: unknown */
+	char			 content_type[128];
+	char			 retry_after[32];
+	char			 request_id[80];
+	unsigned		 err_status;	/* gateway error, 0 if none */
+	const char		*err_code;
+	char			 err_msg[512];
+	char			*ring;
+	size_t			 rcap, roff, rlen;
+	size_t			 total;
+};
+
+/* Front thread. */
+struct job	*job_new(struct MHD_Connection *, enum route_id,
+		    enum job_method, const char *reqid);
+/* Append "Name: value" to the job's fixed header area; -1 when full. */
+int		 job_add_header(struct job *, const char *name,
+		    const char *value);
+void		 job_ref(struct job *);
+void		 job_unref(struct job *);
+/* Caller holds job->mu: resume the front if it waits for this job. */
+void		 job_notify(struct job *);
+/* Back thread, job->mu held: set a gateway error (status, code, msg). */
+void		 job_set_error(struct job *, unsigned status, const char *code,
+		    const char *fmt, ...)
+		    __attribute__((__format__(__printf__, 4, 5)));
+/*
+ * Back thread, job->mu held: store n bytes. Returns 0 when stored, 1 when
+ * the buffer is full (the caller pauses the transfer).
+ */
+int		 job_ring_put(struct job *, const char *, size_t);
+/* Front thread, job->mu held: take up to max bytes. */
+size_t		 job_ring_get(struct job *, char *, size_t max);
+
+#endif

@@ -1,0 +1,558 @@
+/*
+ * main.c: command line, configuration, signals, start and stop order.
+ *
+ * Threads: main (this file: signals, reload, shutdown), the MHD front
+ * thread (httpd.c) and the curl back thread (upstream.c). Signals are
+ * blocked before any thread starts and taken here with sigwait().
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "config.h"
+#include "httpd.h"
+#include "jwt.h"
+#include "log.h"
+#include "oauth.h"
+#include "sim.h"
+#include "status.h"
+#include "upstream.h"
+#include "util.h"
+
+#define SHUTDOWN_GRACE_MS	10000
+#define MAX_SETS		64
+#define MAX_OLD_CONFIGS		64
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: defgate [--config FILE] [--listen HOST:PORT] [--set KEY=VALUE]...\n"
+"               [--check | --demo] [-v] [--version] [--help]\n"
+"\n"
+"  --config FILE      INI-style settings (key = value, # comments)\n"
+"  --listen HOST:PORT where to serve (default 127.0.0.1:8080)\n"
+"  --set KEY=VALUE    override any setting except client_secret\n"
+"  --check            fetch a token, show its roles and which routes work\n"
+"  --demo             run against a built-in simulation of Entra and the\n"
+"                     Defender API (no Azure tenant needed)\n"
+"  -v, --verbose      debug logging\n"
+"\n"
+"Settings (command line > environment > config file):\n"
+"  tenant_id (AZURE_TENANT_ID), client_id (AZURE_CLIENT_ID),\n"
+"  client_secret (AZURE_CLIENT_SECRET) or client_secret_file\n"
+"  (AZURE_CLIENT_SECRET_FILE), authority_host (AZURE_AUTHORITY_HOST),\n"
+"  api_url (DEFGATE_API_URL), scope (DEFGATE_SCOPE), token_version\n"
+"  (DEFGATE_TOKEN_VERSION), ca_file (DEFGATE_CA_FILE), listen\n"
+"  (DEFGATE_LISTEN), allow_write (DEFGATE_ALLOW_WRITE), allow_from\n"
+"  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
+"  timeout, connect_timeout, token_timeout, max_clients, client_timeout,\n"
+"  max_upstream_connections (DEFGATE_<KEY>).\n"
+"Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the settings.\n");
+}
+
+struct options {
+	const char	*config;
+	char		*sets[MAX_SETS];
+	int		 nsets;
+	int		 check, demo, verbose;
+};
+
+static void
+add_set(struct options *o, const char *kv)
+{
+	if (o->nsets >= MAX_SETS) {
+		fprintf(stderr, "defgate: too many --set options\n");
+		exit(2);
+	}
+	o->sets[o->nsets++] = xstrdup(kv);
+}
+
+static void
+parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "set", required_argument, NULL, 's' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "demo", no_argument, NULL, 'D' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	char	 kv[1024];
+	int	 ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:l:s:vh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'l':
+			snprintf(kv, sizeof(kv), "listen=%s", optarg);
+			add_set(o, kv);
+			break;
+		case 's':
+			if (strncmp(optarg, "client_secret=", 14) == 0) {
+				fprintf(stderr, "defgate: --set client_secret "
+				    "is refused: secrets on the command line "
+				    "are visible to every user; use "
+				    "client_secret_file or "
+				    "AZURE_CLIENT_SECRET\n");
+				exit(2);
+			}
+			add_set(o, optarg);
+			break;
+		case 'C':
+			o->check = 1;
+			break;
+		case 'D':
+			o->demo = 1;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'V':
+			printf("defgate %s (%s, libmicrohttpd %s)\n",
+			    PACKAGE_VERSION, curl_version(),
+			    MHD_get_version());
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "defgate: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+	if (o->check && o->demo) {
+		fprintf(stderr, "defgate: --check and --demo exclude each "
+		    "other\n");
+		exit(2);
+	}
+}
+
+static void
+print_errors(const struct buf *errs)
+{
+	const char *p = errs->data;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		fprintf(stderr, "defgate: %.*s\n", n, p);
+		p = nl ? nl + 1 : p + n;
+	}
+}
+
+/* Remove the secret from our environment copy (/proc/PID/environ). */
+static void
+scrub_env(void)
+{
+	char *v = getenv("AZURE_CLIENT_SECRET");
+
+	if (v != NULL) {
+		OPENSSL_cleanse(v, strlen(v));
+		unsetenv("AZURE_CLIENT_SECRET");
+	}
+}
+
+static struct gw_config *
+load_config(const struct options *o, char *const *extra, int nextra)
+{
+	struct gw_config	*cf = xcalloc(1, sizeof(*cf));
+	struct buf		 errs;
+	char			*all[MAX_SETS * 2];
+	int			 n = 0, rc;
+
+	for (int i = 0; i < nextra; i++)
+		all[n++] = extra[i];
+	for (int i = 0; i < o->nsets; i++)
+		all[n++] = o->sets[i];	/* the user's own win */
+	buf_init(&errs, CONFIG_MAX_ERRORS);
+	rc = config_build(cf, o->config, all, n, &errs);
+	if (rc != 0) {
+		print_errors(&errs);
+		buf_free(&errs);
+		config_free(cf);
+		free(cf);
+		return (NULL);
+	}
+	buf_free(&errs);
+	cf->verbose = o->verbose;
+	return (cf);
+}
+
+static size_t
+check_write(char *p, size_t size, size_t n, void *arg)
+{
+	return (buf_append(arg, p, size * n) == 0 ? size * n : 0);
+}
+
+static void
+print_claims(const struct gw_config *cf, const struct jwt_claims *c,
+    long long expires_at)
+{
+	char ts[32];
+
+	util_iso8601(expires_at, ts, sizeof(ts));
+	printf("token:          OK, expires %s (in %lld s)\n", ts,
+	    expires_at - util_now());
+	printf("tenant (tid):   %s\n", c->tid ? c->tid : "-");
+	printf("app id:         %s\n", c->app_id ? c->app_id : "-");
+	printf("app name:       %s\n", c->app_displayname ?
+	    c->app_displayname : "-");
+	printf("audience:       %s\n", c->aud ? c->aud : "-");
+	printf("issuer:         %s\n", c->iss ? c->iss : "-");
+	printf("token version:  %s\n", c->ver ? c->ver : "-");
+	printf("credential:     %s\n", c->credential ? c->credential : "-");
+	if (!c->has_roles || c->nroles == 0)
+		printf("roles:          none - no roles: admin consent missing "
+		    "(grant admin consent for the app's API permissions; the "
+		    "API will answer 403)\n");
+	else {
+		printf("roles:         ");
+		for (int i = 0; i < c->nroles; i++)
+			printf(" %s", c->roles[i]);
+		printf("\n");
+	}
+	printf("routes:\n");
+	for (int i = 0; i < status_nroutes; i++) {
+		const struct status_route *r = &status_routes[i];
+
+		printf("  %-6s %-20s ", r->method, r->path);
+		if (r->write && !cf->allow_write)
+			printf("disabled (allow_write = false)\n");
+		else if (status_route_allowed(r, c))
+			printf("ok\n");
+		else
+			printf("missing role %s%s%s\n", r->requires[0],
+			    r->requires[1] ? " or " : "",
+			    r->requires[1] ? r->requires[1] : "");
+	}
+}
+
+/* --check: one token request, synchronously, before any thread starts. */
+static int
+do_check(const struct gw_config *cf)
+{
+	CURL			*e;
+	CURLcode		 res;
+	struct buf		 body;
+	struct oauth_token	 tok;
+	struct oauth_error	 err;
+	struct jwt_claims	 c;
+	char			*url, *post, ebuf[CURL_ERROR_SIZE] = "";
+	const char		*jerr, *hint;
+	size_t			 postlen = 0;
+	long			 status = 0;
+	int			 rc = 1;
+
+	if ((e = curl_easy_init()) == NULL)
+		return (1);
+	url = oauth_token_url(cf);
+	post = oauth_token_body(cf, &postlen);
+	buf_init(&body, 64 * 1024);
+	upstream_easy_common(cf, e);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, post);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)postlen);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cf->token_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, check_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+	printf("token endpoint: %s (%s)\n", url, cf->token_version == 1 ?
+	    "v1, resource=" : "v2, scope=");
+	res = curl_easy_perform(e);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(e);
+	util_free_secret(post);
+	free(url);
+	if (res != CURLE_OK) {
+		printf("token request failed: %s\n", ebuf[0] ? ebuf :
+		    curl_easy_strerror(res));
+		printf("hint: check authority_host (AZURE_AUTHORITY_HOST)%s\n",
+		    res == CURLE_PEER_FAILED_VERIFICATION ? " and ca_file "
+		    "(DEFGATE_CA_FILE)" : " and the network path to it");
+		goto out;
+	}
+	if (oauth_parse_response(status, body.data, body.len, util_now(),
+	    &tok, &err) == -1) {
+		printf("token request failed: HTTP %ld %s", status, err.error);
+		if (err.aadsts)
+			printf(" AADSTS%ld", err.aadsts);
+		printf("\n");
+		if ((hint = oauth_hint(err.aadsts)) != NULL)
+			printf("hint: %s\n", hint);
+		if (err.description[0])
+			printf("detail: %s\n", err.description);
+		if (err.trace_id[0])
+			printf("trace id: %s\n", err.trace_id);
+		goto out;
+	}
+	if (jwt_decode(tok.access_token, tok.len, &c, &jerr) == 0) {
+		print_claims(cf, &c, tok.expires_at);
+		jwt_claims_free(&c);
+	} else
+		printf("token:          OK (not a decodable JWT: %s)\n", jerr);
+	oauth_token_free(&tok);
+	rc = 0;
+out:
+	buf_wipe(&body);
+	return (rc);
+}
+
+struct demo {
+	struct sim	*sim;
+	char		 dir[64];
+	char		 ca[96];
+	char		*sets[8];
+	int		 nsets;
+};
+
+static void
+demo_set(struct demo *d, const char *k, const char *v)
+{
+	struct buf b;
+
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s=%s", k, v);
+	d->sets[d->nsets++] = buf_take(&b, NULL);
+}
+
+/* --demo: start the simulation and point the config at it. */
+static int
+demo_start(struct demo *d)
+{
+	struct sim_options	 so;
+	unsigned char		 rnd[24];
+	char			 secret[64], url[64], *err = NULL;
+	static const char	 tenant[] = "4b2f6c1e-8a7d-4e3b-9c5a-1d0e2f3a4b5c";
+	static const char	 client[] = "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4";
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/defgate-demo.XXXXXX");
+	if (mkdtemp(d->dir) == NULL) {
+		log_warn("demo: mkdtemp");
+		return (-1);
+	}
+	snprintf(d->ca, sizeof(d->ca), "%s/ca.pem", d->dir);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return (-1);
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
+	memset(&so, 0, sizeof(so));
+	so.bind_host = "127.0.0.1";
+	so.ca_out = d->ca;
+	so.tenant_id = tenant;
+	so.client_id = client;
+	so.client_secret = secret;
+	so.token_lifetime = 3599;
+	so.token_version = 1;
+	if ((d->sim = sim_start(&so, &err)) == NULL) {
+		log_warnx("demo: cannot start the simulation: %s",
+		    err ? err : "unknown error");
+		free(err);
+		return (-1);
+	}
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", sim_port(d->sim));
+	demo_set(d, "tenant_id", tenant);
+	demo_set(d, "client_id", client);
+	demo_set(d, "client_secret", secret);
+	demo_set(d, "authority_host", url);
+	demo_set(d, "api_url", url);
+	demo_set(d, "ca_file", d->ca);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	log_info("demo: simulated Entra ID and Defender XDR API on %s "
+	    "(its own CA in %s)", url, d->ca);
+	return (0);
+}
+
+static void
+demo_stop(struct demo *d)
+{
+	if (d->sim)
+		sim_stop(d->sim);
+	for (int i = 0; i < d->nsets; i++)
+		util_free_secret(d->sets[i]);
+	if (d->ca[0])
+		unlink(d->ca);
+	if (d->dir[0])
+		rmdir(d->dir);
+}
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	/* the secret and the token must never end up in a core dump */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &rl);
+}
+
+static int
+is_loopback_listen(const struct gw_config *cf)
+{
+	/* config_allowed() with the default policy is a loopback test */
+	struct gw_config tmp = { .allow_from_set = 0 };
+
+	return (config_allowed(&tmp, (const struct sockaddr *)
+	    &cf->listen_addr));
+}
+
+static void
+wait_inflight(long long deadline_ms)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	while (httpd_inflight() > 0 && util_mono_ms() < deadline_ms)
+		nanosleep(&ts, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options		 o;
+	struct demo		 demo;
+	struct gw_config	*cf, *old[MAX_OLD_CONFIGS];
+	struct upstream		*up;
+	sigset_t		 set;
+	int			 sig, nold = 0, rc;
+
+	parse_args(argc, argv, &o);
+	log_init(o.verbose);
+	harden();
+	signal(SIGPIPE, SIG_IGN);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+
+	memset(&demo, 0, sizeof(demo));
+	if (o.demo && demo_start(&demo) == -1)
+		exit(1);
+	if ((cf = load_config(&o, demo.sets, demo.nsets)) == NULL)
+		exit(2);
+	scrub_env();
+	if (o.check) {
+		rc = do_check(cf);
+		config_free(cf);
+		free(cf);
+		curl_global_cleanup();
+		exit(rc);
+	}
+
+	raise_nofile();
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* threads inherit it */
+
+	if (!is_loopback_listen(cf) && !cf->allow_from_set)
+		log_warnx("listening on %s, which is not a loopback address, "
+		    "without allow_from: only loopback callers are accepted; "
+		    "set allow_from (DEFGATE_ALLOW_FROM) to the networks that "
+		    "may call defgate", cf->listen);
+	status_init(cf, o.demo);
+	up = upstream_start(cf);
+	if (httpd_start(cf, up) == -1) {
+		upstream_stop(up);
+		demo_stop(&demo);
+		exit(1);
+	}
+	log_info("defgate %s listening on %s (port %u), forwarding to %s",
+	    PACKAGE_VERSION, cf->listen, httpd_port(), cf->api_url);
+	if (o.demo)
+		log_info("demo: try  curl http://127.0.0.1:%u/incidents  and "
+		    "open http://127.0.0.1:%u/status", httpd_port(),
+		    httpd_port());
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			struct gw_config *ncf;
+
+			log_info("SIGHUP: reloading the configuration");
+			if ((ncf = load_config(&o, demo.sets,
+			    demo.nsets)) == NULL) {
+				log_warnx("reload rejected: the configuration "
+				    "has errors (above); keeping the old one");
+				continue;
+			}
+			if (strcmp(ncf->listen, cf->listen) != 0)
+				log_warnx("listen changed: restart defgate to "
+				    "use %s", ncf->listen);
+			if (nold == MAX_OLD_CONFIGS) {
+				log_warnx("reload rejected: too many reloads; "
+				    "restart defgate");
+				config_free(ncf);
+				free(ncf);
+				continue;
+			}
+			/* the old config may still be read: keep it */
+			old[nold++] = cf;
+			cf = ncf;
+			httpd_set_config(cf);
+			status_set_config(cf);
+			upstream_reload(up, cf);
+			continue;
+		}
+		break;
+	}
+	log_info("%s: stopping; %d request(s) in flight", strsignal(sig),
+	    httpd_inflight());
+	httpd_quiesce();
+	wait_inflight(util_mono_ms() + SHUTDOWN_GRACE_MS);
+	upstream_stop(up);	/* whatever is left gets a 503 */
+	wait_inflight(util_mono_ms() + 2000);
+	httpd_stop();
+	status_cleanup();
+	demo_stop(&demo);
+	for (int i = 0; i < nold; i++) {
+		config_free(old[i]);
+		free(old[i]);
+	}
+	config_free(cf);
+	free(cf);
+	for (int i = 0; i < o.nsets; i++)
+		free(o.sets[i]);
+	curl_global_cleanup();
+	log_info("stopped");
+	return (0);
+}

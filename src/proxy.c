@@ -1,0 +1,357 @@
+/*
+ * proxy.c: build jobs from local requests, answer from finished jobs.
+ * Front (MHD) thread only. See proxy.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "job.h"
+#include "log.h"
+#include "proxy.h"
+#include "upstream.h"
+#include "util.h"
+
+#define PROXY_BLOCK_SIZE	(32 * 1024)
+#define PROXY_MAX_HDR_VALUE	256
+
+struct MHD_Response *
+proxy_error_response(unsigned status, const char *code, const char *message,
+    const char *reqid)
+{
+	struct MHD_Response	*resp;
+	cJSON			*root, *e;
+	char			*out;
+
+	(void)status;
+	root = cJSON_CreateObject();
+	e = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", message);
+	cJSON_AddStringToObject(e, "target", reqid ? reqid : "");
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (out == NULL)
+		return (NULL);
+	resp = MHD_create_response_from_buffer(strlen(out), out,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(out);
+		return (NULL);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json; charset=utf-8");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	if (reqid && *reqid)
+		MHD_add_response_header(resp, "client-request-id", reqid);
+	return (resp);
+}
+
+enum MHD_Result
+proxy_error(struct MHD_Connection *c, struct gw_request *r, unsigned status,
+    const char *code, const char *message)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	r->status = status;
+	if ((resp = proxy_error_response(status, code, message,
+	    r->reqid)) == NULL)
+		return (MHD_NO);
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return (ret);
+}
+
+/* Printable ASCII without CR/LF, short: safe to pass on upstream. */
+static int
+header_ok(const char *v)
+{
+	size_t n = 0;
+
+	if (v == NULL)
+		return (0);
+	for (; v[n]; n++)
+		if ((unsigned char)v[n] < 0x20 || (unsigned char)v[n] > 0x7e)
+			return (0);
+	return (n > 0 && n <= PROXY_MAX_HDR_VALUE);
+}
+
+static int
+utf8_ok(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t k;
+
+		if (c < 0x80) {
+			if (c == 0)
+				return (0);
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+			k = 1;
+		else if ((c & 0xf0) == 0xe0)
+			k = 2;
+		else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+			k = 3;
+		else
+			return (0);
+		if (i + k >= n)
+			return (0);
+		for (size_t m = 1; m <= k; m++)
+			if ((s[i + m] & 0xc0) != 0x80)
+				return (0);
+		i += k + 1;
+	}
+	return (1);
+}
+
+/* POST /hunting and PATCH bodies must be JSON objects; hunting needs Query. */
+static const char *
+check_body(struct gw_request *r)
+{
+	cJSON		*j;
+	const cJSON	*q;
+	const char	*why = NULL;
+
+	if (r->body.len == 0)
+		return ("a JSON request body is required");
+	j = cJSON_ParseWithLength(r->body.data, r->body.len);
+	if (!cJSON_IsObject(j))
+		why = "the request body is not a JSON object";
+	else if (r->m.id == ROUTE_HUNTING) {
+		q = cJSON_GetObjectItemCaseSensitive(j, "Query");
+		if (!cJSON_IsString(q) || q->valuestring[0] == '\0')
+			why = "the body needs a non-empty string \"Query\" "
+			    "(case-sensitive), e.g. {\"Query\":\"DeviceInfo | "
+			    "take 5\"}";
+	}
+	cJSON_Delete(j);
+	return (why);
+}
+
+/* GET /hunting?query=KQL becomes the JSON body {"Query": KQL}. */
+static const char *
+hunting_from_query(struct gw_request *r, char **body, size_t *bodylen)
+{
+	cJSON	*o;
+	char	*kql;
+	size_t	 n;
+
+	kql = router_query_param(r->m.query, r->m.querylen, "query", &n);
+	if (kql == NULL || n == 0) {
+		free(kql);
+		return ("GET /hunting needs ?query=<KQL> (URL-encoded), e.g. "
+		    "curl -G localhost:8080/hunting --data-urlencode "
+		    "'query=DeviceInfo | take 5'; or POST {\"Query\":...}");
+	}
+	if (!utf8_ok((unsigned char *)kql, n)) {
+		free(kql);
+		return ("the query parameter is not valid UTF-8");
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "Query", kql);
+	free(kql);
+	*body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (*body == NULL)
+		return ("out of memory");
+	*bodylen = strlen(*body);
+	return (NULL);
+}
+
+enum MHD_Result
+proxy_start(struct MHD_Connection *c, struct gw_request *r,
+    const struct gw_config *cf, struct upstream *up)
+{
+	struct job	*j;
+	struct buf	 url;
+	const char	*why = NULL, *accept, *ctype;
+	enum job_method	 method = JOB_GET;
+	char		*body = NULL;
+	size_t		 bodylen = 0;
+	int		 built = 0;
+
+	if (r->m.id == ROUTE_HUNTING) {
+		method = JOB_POST;
+		if (r->m.query != NULL && r->body.len == 0) {
+			why = hunting_from_query(r, &body, &bodylen);
+			built = 1;
+		}
+		else if ((why = check_body(r)) == NULL)
+			body = buf_take(&r->body, &bodylen);
+	} else if (r->m.is_write) {
+		method = JOB_PATCH;
+		if ((why = check_body(r)) == NULL)
+			body = buf_take(&r->body, &bodylen);
+	}
+	if (why != NULL) {
+		free(body);
+		return (proxy_error(c, r, 400, "BadRequest", why));
+	}
+
+	buf_init(&url, 16 * 1024);
+	if (buf_addstr(&url, cf->api_url) == -1 ||
+	    (r->m.id == ROUTE_HUNTING &&
+	    buf_addstr(&url, "/api/advancedhunting/run") == -1) ||
+	    (r->m.id != ROUTE_HUNTING &&
+	    buf_addstr(&url, "/api/incidents") == -1) ||
+	    (r->m.id == ROUTE_INCIDENT &&
+	    buf_printf(&url, "/%s", r->m.incident_id) == -1) ||
+	    (r->m.id != ROUTE_HUNTING && r->m.query != NULL &&
+	    (buf_addstr(&url, "?") == -1 ||
+	    buf_append(&url, r->m.query, r->m.querylen) == -1))) {
+		buf_free(&url);
+		free(body);
+		return (proxy_error(c, r, 414, "BadRequest",
+		    "the request URI is too long"));
+	}
+	if ((j = job_new(c, r->m.id, method, r->reqid)) == NULL) {
+		buf_free(&url);
+		free(body);
+		return (MHD_NO);
+	}
+	j->url = buf_take(&url, NULL);
+	j->body = body;
+	j->bodylen = bodylen;
+
+	/* an allowlist: nothing else the client sent goes upstream */
+	accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_ACCEPT);
+	job_add_header(j, "Accept", header_ok(accept) ? accept :
+	    "application/json");
+	if (method != JOB_GET) {
+		ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_TYPE);
+		if (built)
+			ctype = NULL;	/* we built the body ourselves */
+		job_add_header(j, "Content-Type", header_ok(ctype) ? ctype :
+		    "application/json");
+	}
+	job_add_header(j, "client-request-id", r->reqid);
+	job_add_header(j, "Expect", "");
+
+	r->job = j;
+	/* suspend BEFORE publishing: the back thread may finish first */
+	j->front_suspended = 1;
+	MHD_suspend_connection(c);
+	upstream_submit(up, j);
+	return (MHD_YES);
+}
+
+static ssize_t
+proxy_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct job	*j = cls;
+	size_t		 n;
+	int		 unpause = 0;
+	ssize_t		 ret;
+
+	(void)pos;
+	pthread_mutex_lock(&j->mu);
+	n = job_ring_get(j, out, max);
+	if (j->curl_paused && !j->unpause_queued) {
+		j->unpause_queued = 1;
+		unpause = 1;
+	}
+	if (n > 0)
+		ret = (ssize_t)n;
+	else if (j->done)
+		ret = j->failed ? MHD_CONTENT_READER_END_WITH_ERROR :
+		    MHD_CONTENT_READER_END_OF_STREAM;
+	else {
+		/* nothing yet: sleep until the back thread has more */
+		j->front_suspended = 1;
+		MHD_suspend_connection(j->conn);
+		ret = 0;
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (unpause)
+		upstream_unpause(j->owner, j);
+	return (ret);
+}
+
+enum MHD_Result
+proxy_respond(struct MHD_Connection *c, struct gw_request *r,
+    struct upstream *up)
+{
+	struct job		*j = r->job;
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+	unsigned		 status;
+
+	(void)up;
+	pthread_mutex_lock(&j->mu);
+	if (j->err_status) {
+		char msg[sizeof(j->err_msg)], ra[sizeof(j->retry_after)];
+		const char *code = j->err_code;
+
+		status = j->err_status;
+		memcpy(msg, j->err_msg, sizeof(msg));
+		memcpy(ra, j->retry_after, sizeof(ra));
+		pthread_mutex_unlock(&j->mu);
+		r->status = status;
+		resp = proxy_error_response(status, code, msg, r->reqid);
+		if (resp == NULL)
+			return (MHD_NO);
+		if (ra[0])
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		ret = MHD_queue_response(c, status, resp);
+		MHD_destroy_response(resp);
+		return (ret);
+	}
+	if (!j->headers_ready) {
+		/* woken without news: wait again */
+		j->front_suspended = 1;
+		MHD_suspend_connection(c);
+		pthread_mutex_unlock(&j->mu);
+		return (MHD_YES);
+	}
+	status = (unsigned)j->status;
+	resp = MHD_create_response_from_callback(j->content_length >= 0 ?
+	    (uint64_t)j->content_length : MHD_SIZE_UNKNOWN, PROXY_BLOCK_SIZE,
+	    proxy_reader, j, NULL);
+	if (resp != NULL) {
+		if (j->content_type[0])
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_CONTENT_TYPE, j->content_type);
+		if (j->retry_after[0])
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_RETRY_AFTER, j->retry_after);
+		if (j->request_id[0])
+			MHD_add_response_header(resp, "request-id",
+			    j->request_id);
+		MHD_add_response_header(resp, "client-request-id", r->reqid);
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (resp == NULL)
+		return (MHD_NO);
+	r->status = status;
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return (ret);
+}
+
+void
+proxy_finish(struct gw_request *r, struct upstream *up)
+{
+	struct job	*j = r->job;
+	int		 done;
+
+	if (j == NULL)
+		return;
+	pthread_mutex_lock(&j->mu);
+	done = j->done;
+	pthread_mutex_unlock(&j->mu);
+	if (!done)
+		upstream_cancel(up, j);
+	r->job = NULL;
+	job_unref(j);
+}

@@ -1,0 +1,55 @@
+/*
+ * proxy.c: the forwarding half of the front thread. Turns a routed local
+ * request into a job for the back thread (upstream URL from configuration
+ * only, an allowlist of client headers, a request id), and turns the job's
+ * result into the client's response, streaming the body with backpressure.
+ * Front (MHD) thread only.
+ */
+#ifndef DEFGATE_PROXY_H
+#define DEFGATE_PROXY_H
+
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "router.h"
+
+struct gw_config;
+struct job;
+struct upstream;
+
+/* One client request; allocated when the request line arrives, freed in
+ * the MHD completion callback (httpd.c), the only place. */
+struct gw_request {
+	char			*uri;		/* raw request-target */
+	struct route_match	 m;
+	enum router_result	 rr;
+	int			 started;
+	int			 too_large;
+	struct buf		 body;
+	struct job		*job;
+	unsigned		 status;	/* status answered, for counters */
+	char			 reqid[65];
+	long long		 start_ms;
+};
+
+/* A JSON error in the Defender API's shape; the caller queues and
+ * destroys it. */
+struct MHD_Response *proxy_error_response(unsigned status, const char *code,
+		    const char *message, const char *reqid);
+/* Queue an error response and record its status in r. */
+enum MHD_Result	 proxy_error(struct MHD_Connection *, struct gw_request *,
+		    unsigned status, const char *code, const char *message);
+/*
+ * Validate the request body or query for the route, build the job, suspend
+ * the connection and submit the job. Queues a 400 itself when the input is
+ * bad.
+ */
+enum MHD_Result	 proxy_start(struct MHD_Connection *, struct gw_request *,
+		    const struct gw_config *, struct upstream *);
+/* Called when the handler runs again after the back thread resumed us. */
+enum MHD_Result	 proxy_respond(struct MHD_Connection *, struct gw_request *,
+		    struct upstream *);
+/* Completion: cancel the transfer if still running and drop the job. */
+void		 proxy_finish(struct gw_request *, struct upstream *);
+
+#endif

@@ -1,0 +1,155 @@
+# tests/lib.sh: shared by the integration tests (tests/t*.sh). Sourced.
+#
+# Each test gets a private temp dir ($T), starts the fake Entra + Defender
+# HTTPS server (tests/fakeapi, its own CA) and defgate on free loopback
+# ports, speaks TAP, and kills what it started on exit.
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir/build}"
+DEFGATE=${DEFGATE:-$top_builddir/src/defgate}
+FAKEAPI=${FAKEAPI:-$top_builddir/tests/fakeapi}
+T=$(mktemp -d /tmp/defgate-test.XXXXXX)
+PIDS=""
+_n=0
+_failed=0
+TENANT=00000000-0000-0000-0000-0000000000aa
+CLIENT=11111111-1111-1111-1111-1111111111bb
+SECRET=test-secret-value
+
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+# ---- TAP ----
+ok() {		# ok COND-STATUS NAME   (use: test ...; ok $? "name")
+	_n=$((_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $_n - $2"
+	else
+		echo "not ok $_n - $2"
+		_failed=$((_failed + 1))
+	fi
+}
+is() {		# is GOT WANT NAME
+	_n=$((_n + 1))
+	if [ "$1" = "$2" ]; then
+		echo "ok $_n - $3"
+	else
+		echo "not ok $_n - $3"
+		echo "#   got:  '$1'"
+		echo "#   want: '$2'"
+		_failed=$((_failed + 1))
+	fi
+}
+like() {	# like GOT SUBSTRING NAME
+	case "$1" in
+	*"$2"*) _n=$((_n + 1)); echo "ok $_n - $3" ;;
+	*) _n=$((_n + 1)); echo "not ok $_n - $3"
+	   echo "#   got:  '$(printf '%s' "$1" | head -c 400)'"
+	   echo "#   want substring: '$2'"
+	   _failed=$((_failed + 1)) ;;
+	esac
+}
+unlike() {	# unlike GOT SUBSTRING NAME
+	case "$1" in
+	*"$2"*) _n=$((_n + 1)); echo "not ok $_n - $3"
+	   echo "#   unexpected substring: '$2'"
+	   _failed=$((_failed + 1)) ;;
+	*) _n=$((_n + 1)); echo "ok $_n - $3" ;;
+	esac
+}
+diag() { echo "# $*"; }
+done_testing() {
+	echo "1..$_n"
+	[ "$_failed" -eq 0 ]
+	exit $?
+}
+bail() { echo "Bail out! $*"; exit 1; }
+
+# ---- processes ----
+wait_for_file() {	# wait_for_file PATH [TENTHS]
+	i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		[ "$i" -gt "${2:-100}" ] && return 1
+		sleep 0.1
+	done
+}
+
+# start_fake [fakeapi options...]: sets FAKE_PORT, FAKE_URL, CA, FAKE_PID
+start_fake() {
+	_pf=$T/fake.port.$$.$RANDOM
+	CA=${CA:-$T/ca.pem}
+	(exec "$FAKEAPI" --port-file "$_pf" --ca-out "$CA" --tenant "$TENANT" \
+	    --client-id "$CLIENT" --client-secret "$SECRET" "$@" \
+	    2>>"$T/fake.log") &
+	FAKE_PID=$!
+	PIDS="$PIDS $FAKE_PID"
+	wait_for_file "$_pf" || bail "fakeapi did not start: $(cat "$T/fake.log")"
+	FAKE_PORT=$(cat "$_pf")
+	FAKE_URL=https://127.0.0.1:$FAKE_PORT
+}
+
+# fake_ctl PATH [JSON]: POST (or GET without JSON) a control endpoint
+fake_ctl() {
+	if [ $# -gt 1 ]; then
+		curl -sS --cacert "$CA" -X POST -H 'Content-Type: application/json' \
+		    --data "$2" "$FAKE_URL/_sim/$1"
+	else
+		curl -sS --cacert "$CA" "$FAKE_URL/_sim/$1"
+	fi
+}
+fake_fault() { fake_ctl fault "$1" >/dev/null; }
+fake_stat() { fake_ctl stats | jq -r "$1"; }
+
+# start_defgate [--set k=v ...]: config via the environment like a container;
+# sets GW (base URL), GW_PORT, GW_PID, GW_LOG
+start_defgate() {
+	GW_LOG=$T/defgate.log
+	: > "$GW_LOG"
+	# exec, so that $! is defgate itself (signals in tests reach it)
+	(
+		export AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT
+		export AZURE_CLIENT_SECRET=${GW_SECRET:-$SECRET}
+		export AZURE_AUTHORITY_HOST=${GW_AUTHORITY:-$FAKE_URL}
+		export DEFGATE_API_URL=${GW_API:-$FAKE_URL} DEFGATE_CA_FILE=$CA
+		exec "$DEFGATE" --listen 127.0.0.1:0 "$@" 2>>"$GW_LOG"
+	) &
+	GW_PID=$!
+	PIDS="$PIDS $GW_PID"
+	i=0
+	while ! grep -q 'listening on' "$GW_LOG"; do
+		i=$((i + 1))
+		if [ "$i" -gt 100 ] || ! kill -0 "$GW_PID" 2>/dev/null; then
+			bail "defgate did not start: $(cat "$GW_LOG")"
+		fi
+		sleep 0.1
+	done
+	GW_PORT=$(sed -n 's/.*listening on .*(port \([0-9]*\)).*/\1/p' "$GW_LOG" | head -1)
+	GW=http://127.0.0.1:$GW_PORT
+}
+
+# wait_ready: until /readyz answers 200 (max ~10 s)
+wait_ready() {
+	i=0
+	while [ "$(curl -s -o /dev/null -w '%{http_code}' "$GW/readyz")" != 200 ]; do
+		i=$((i + 1))
+		[ "$i" -gt 100 ] && return 1
+		sleep 0.1
+	done
+}
+
+# req METHOD PATH [curl args...]: sets CODE, BODY (and HDRS file $T/h)
+req() {
+	_m=$1 _p=$2
+	shift 2
+	BODY=$(curl -sS -X "$_m" -D "$T/h" -o - -w '\n%{http_code}' "$@" \
+	    "$GW$_p" 2>"$T/curl.err")
+	CODE=$(printf '%s' "$BODY" | tail -n 1)
+	BODY=$(printf '%s' "$BODY" | sed '$d')
+}
+hdr() { grep -i "^$1:" "$T/h" | head -1 | cut -d: -f2- | tr -d '\r' | sed 's/^ //'; }
+json() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }
