@@ -432,9 +432,9 @@ test_precedence(void)
 		buf_init(&errs, CONFIG_MAX_ERRORS);
 		is_int(config_build(&cf, p, bad, 4, &errs), -1,
 		    "bad command line fails");
-		like(errtext(&errs), "noequals: expected key=value",
+		like(errtext(&errs), "--set: expected key=value (entry 1)",
 		    "cmdline entry without =");
-		like(errtext(&errs), "=value: expected key=value",
+		like(errtext(&errs), "--set: expected key=value (entry 2)",
 		    "cmdline entry with empty key");
 		like(errtext(&errs), "bogus: unknown setting",
 		    "cmdline unknown key");
