@@ -1,0 +1,604 @@
+/*
+ * defgate status page: polls status.json every 5 s and renders it.
+ * Every string from the gateway is inserted with textContent (never as HTML).
+ */
+'use strict';
+
+(function () {
+  const POLL_MS = 5000;
+  const FETCH_TIMEOUT_MS = 4000;
+
+  /* Fallback hints, used only when the gateway did not send one. */
+  const AADSTS_HINTS = {
+    7000215: 'wrong secret value: paste the secret\'s Value, not its Secret ID',
+    7000222: 'the client secret has expired: create a new one and update the secret file',
+    700016: 'app not found in this tenant, or no admin consent: check tenant_id and client_id',
+    90002: 'tenant not found: check tenant_id and authority_host (cloud)',
+    500011: 'the Defender (Microsoft Threat Protection) service principal is missing in the tenant or not consented'
+  };
+
+  const STATE_BADGE = {
+    none: ['no token yet', 'badge-off'],
+    valid: ['valid', 'badge-ok'],
+    refreshing: ['refreshing', 'badge-info badge-pulse'],
+    expired: ['expired', 'badge-bad'],
+    error: ['error', 'badge-bad']
+  };
+
+  let data = null;          /* last good status.json */
+  let fetchedAtMs = 0;      /* Date.now() when data arrived */
+  let skewS = 0;            /* gateway clock minus local clock, seconds */
+  let failing = null;       /* error text while the gateway is unreachable */
+  let ticking = [];         /* {node, fn} updated every second */
+  let inflight = false;
+
+  /* ---------- small helpers ---------- */
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, cls, text) {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined && text !== null) n.textContent = String(text);
+    return n;
+  }
+
+  function isObj(x) { return x !== null && typeof x === 'object' && !Array.isArray(x); }
+  function isNum(x) { return typeof x === 'number' && isFinite(x); }
+  function str(x) {
+    if (x === null || x === undefined || x === '') return '—';
+    if (typeof x === 'boolean') return x ? 'yes' : 'no';
+    return String(x);
+  }
+  function arr(x) { return Array.isArray(x) ? x : []; }
+  function get(o, k) { return isObj(o) ? o[k] : undefined; }
+
+  /* Gateway "now" in unix seconds, corrected for clock skew. */
+  function nowS() { return Date.now() / 1000 + skewS; }
+
+  function isoUTC(t) {
+    if (!isNum(t) || t <= 0) return '—';
+    const d = new Date(t * 1000);
+    if (isNaN(d.getTime())) return '—';
+    return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  function dur(s) {
+    s = Math.max(0, Math.floor(s));
+    const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600);
+    const m = Math.floor(s % 3600 / 60), sec = s % 60;
+    const p2 = (v) => String(v).padStart(2, '0');
+    if (d > 0) return d + 'd ' + h + 'h ' + p2(m) + 'm';
+    if (h > 0) return h + 'h ' + p2(m) + 'm ' + p2(sec) + 's';
+    if (m > 0) return m + 'm ' + p2(sec) + 's';
+    return sec + 's';
+  }
+
+  function relTime(t) {
+    if (!isNum(t) || t <= 0) return '—';
+    const delta = t - nowS();
+    return delta >= 0 ? 'in ' + dur(delta) : dur(-delta) + ' ago';
+  }
+
+  function fmtInt(x) { return isNum(x) ? Math.round(x).toLocaleString('en-US') : '—'; }
+  function fmtMs(x) {
+    if (!isNum(x)) return '—';
+    return (x >= 100 ? Math.round(x) : Math.round(x * 10) / 10) + ' ms';
+  }
+
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+
+  function kv(dl, label, value, cls) {
+    dl.appendChild(el('dt', null, label));
+    const text = value instanceof Node ? null : str(value);
+    const dd = el('dd', text === '—' ? 'muted' : (cls || null));
+    if (value instanceof Node) dd.appendChild(value); else dd.textContent = text;
+    dl.appendChild(dd);
+    return dd;
+  }
+
+  /* A value that is refreshed every second. */
+  function live(tag, cls, fn) {
+    const n = el(tag, cls);
+    ticking.push({ node: n, fn: fn });
+    fn(n);
+    return n;
+  }
+
+  function hasRole(roles, r) {
+    const lr = String(r).toLowerCase();
+    return roles.some((x) => String(x).toLowerCase() === lr);
+  }
+
+  /* ---------- rendering ---------- */
+
+  function renderHeader(d) {
+    $('version').textContent = d.version ? 'v' + d.version : '';
+    $('demo-badge').classList.toggle('hidden', get(d.config, 'demo') !== true);
+    const parts = [];
+    if (get(d.config, 'listen')) parts.push(String(d.config.listen));
+    document.title = 'defgate status' + (parts.length ? ' · ' + parts[0] : '');
+  }
+
+  function tokenState(tok) {
+    const s = get(tok, 'state');
+    return typeof s === 'string' && s ? s : 'none';
+  }
+
+  /* True when the gateway holds decoded claims of a token (maybe expired). */
+  function decoded(tok) {
+    if (typeof tok.decoded === 'boolean') return tok.decoded;
+    return tokenState(tok) !== 'none' && !!(tok.tenant_id || tok.app_id || tok.issuer || tok.audience ||
+      (Array.isArray(tok.roles) && tok.roles.length));
+  }
+
+  /* Latency figures, or {} while no upstream request has been made. */
+  function latency(up) {
+    if (!isObj(up.latency_ms) || up.requests === 0) return {};
+    return up.latency_ms;
+  }
+
+  function renderSummary(d) {
+    const tok = isObj(d.token) ? d.token : {};
+    const state = tokenState(tok);
+    const b = STATE_BADGE[state] || [state, 'badge-warn'];
+    const badge = $('token-state');
+    badge.textContent = b[0];
+    badge.className = 'badge ' + b[1];
+
+    const sub = $('token-state-sub');
+    const sparts = [];
+    if (tok.version) sparts.push('v' + tok.version + ' token');
+    if (tok.credential) sparts.push(String(tok.credential));
+    if (!decoded(tok)) {
+      /* nothing to say about roles */
+    } else if (tok.has_roles === false || arr(tok.roles).length === 0) {
+      sparts.push('no roles');
+    } else {
+      sparts.push(tok.roles.length + (tok.roles.length === 1 ? ' role' : ' roles'));
+    }
+    sub.textContent = sparts.join(' · ');
+    sub.classList.toggle('s5', sparts.indexOf('no roles') >= 0);
+
+    /* expires-in countdown */
+    const exp = tok.expires_at;
+    const ex = $('expires-in');
+    ticking.push({
+      node: ex,
+      fn: function (n) {
+        n.className = 'card-value mono';
+        if (!isNum(exp) || exp <= 0) { n.textContent = '—'; return; }
+        const left = exp - nowS();
+        if (left <= 0) {
+          n.textContent = 'expired';
+          n.classList.add('bad');
+        } else {
+          n.textContent = dur(left);
+          n.classList.add(left < 300 ? 'bad' : left < 900 ? 'warn' : 'ok');
+        }
+      }
+    });
+    $('expires-at').textContent = isNum(exp) && exp > 0 ? 'exp ' + isoUTC(exp) : '';
+
+    /* requests */
+    const req = isObj(d.requests) ? d.requests : {};
+    $('req-total').textContent = fmtInt(req.total);
+    let errs = 0, okc = 0;
+    const byRoute = isObj(req.by_route) ? req.by_route : {};
+    Object.keys(byRoute).forEach(function (r) {
+      const m = byRoute[r];
+      if (!isObj(m)) return;
+      Object.keys(m).forEach(function (code) {
+        const c = Number(code), n = Number(m[code]) || 0;
+        if (c >= 200 && c < 400) okc += n; else if (c >= 400) errs += n;
+      });
+    });
+    $('req-sub').textContent = fmtInt(okc) + ' ok · ' + fmtInt(errs) + ' 4xx/5xx';
+
+    /* latency */
+    const up = isObj(d.upstream) ? d.upstream : {};
+    const lat = latency(up);
+    $('lat-main').textContent = (isNum(lat.p50) || isNum(lat.p99))
+      ? fmtMs(lat.p50).replace(' ms', '') + ' / ' + fmtMs(lat.p99) : '—';
+    $('lat-sub').textContent = 'avg ' + fmtMs(lat.avg) + ' · max ' + fmtMs(lat.max);
+
+    /* uptime (ticks) */
+    const up0 = d.uptime_s, at = fetchedAtMs;
+    ticking.push({
+      node: $('uptime'),
+      fn: function (n) {
+        n.textContent = isNum(up0) ? dur(up0 + (Date.now() - at) / 1000) : '—';
+      }
+    });
+    $('uptime-sub').textContent = isNum(d.now) && isNum(up0) ? 'since ' + isoUTC(d.now - up0) : '';
+  }
+
+  function errorBox(cls, title) {
+    const box = el('div', 'alert ' + cls);
+    box.setAttribute('role', 'alert');
+    box.appendChild(el('div', 'alert-title', title));
+    return box;
+  }
+
+  function renderErrors(d) {
+    const host = $('errors');
+    clear(host);
+    const le = get(d.token, 'last_error');
+    if (isObj(le)) {
+      const code = isNum(le.aadsts) ? le.aadsts : (typeof le.aadsts === 'string' && /^\d+$/.test(le.aadsts) ? Number(le.aadsts) : null);
+      let title = 'Last token error';
+      if (le.error) title += ': ' + le.error;
+      if (code !== null) title += ' (AADSTS' + code + ')';
+      const box = errorBox('alert-error', title);
+      const hint = le.hint || (code !== null ? AADSTS_HINTS[code] : null);
+      if (hint) box.appendChild(el('div', 'alert-hint', 'Hint: ' + hint));
+      if (le.description) box.appendChild(el('pre', 'alert-desc', le.description));
+      const meta = el('div', 'alert-meta');
+      if (isNum(le.time)) {
+        const t = le.time;
+        meta.appendChild(el('span', null, 'at ' + isoUTC(t)));
+        meta.appendChild(live('span', null, function (n) { n.textContent = relTime(t); }));
+      }
+      if (le.http_status) meta.appendChild(el('span', null, 'HTTP ' + le.http_status));
+      if (isNum(le.retry_after) && le.retry_after > 0) meta.appendChild(el('span', null, 'Retry-After ' + le.retry_after + ' s'));
+      if (le.trace_id) meta.appendChild(el('span', 'mono', 'trace ' + le.trace_id));
+      if (le.correlation_id) meta.appendChild(el('span', 'mono', 'correlation ' + le.correlation_id));
+      if (meta.firstChild) box.appendChild(meta);
+      const tok = d.token;
+      if (tokenState(tok) === 'valid' || tokenState(tok) === 'refreshing') {
+        box.appendChild(el('div', 'alert-meta', 'The cached token is still valid and in use; refresh is retried with backoff.'));
+      }
+      host.appendChild(box);
+    }
+
+    const lf = get(d.upstream, 'last_forbidden');
+    if (lf !== null && lf !== undefined && lf !== '') {
+      const box = errorBox('alert-warn', 'Last 403 from the Defender API');
+      let msg = lf, t = null, route = null;
+      if (isObj(lf)) {
+        msg = lf.message || lf.text || lf.error || JSON.stringify(lf);
+        t = isNum(lf.time) ? lf.time : null;
+        route = lf.route || lf.path || null;
+      }
+      box.appendChild(el('pre', 'alert-desc', String(msg)));
+      const meta = el('div', 'alert-meta');
+      if (route) meta.appendChild(el('span', 'mono', String(route)));
+      if (t !== null) meta.appendChild(el('span', null, 'at ' + isoUTC(t)));
+      meta.appendChild(el('span', null, 'Grant the missing application role on "Microsoft Threat Protection" and admin consent; a new token is needed to pick it up.'));
+      box.appendChild(meta);
+      host.appendChild(box);
+    }
+  }
+
+  function renderClaims(d) {
+    const tok = isObj(d.token) ? d.token : {};
+    const state = tokenState(tok);
+    const rolesHost = $('roles');
+    clear(rolesHost);
+    const roles = arr(tok.roles).filter((r) => typeof r === 'string');
+    const haveClaims = decoded(tok);
+
+    if (haveClaims && (tok.has_roles === false || roles.length === 0)) {
+      const box = el('div', 'noroles');
+      box.setAttribute('role', 'alert');
+      box.appendChild(el('strong', null, 'no roles: admin consent missing'));
+      box.appendChild(el('span', null,
+        'The token carries no application roles, so the Defender API will answer 403. In Entra ID: App registrations → ' +
+        'API permissions → add Application permissions on "Microsoft Threat Protection" (Incident.Read.All, ' +
+        'Incident.ReadWrite.All, AdvancedHunting.Read.All) → Grant admin consent.'));
+      rolesHost.appendChild(box);
+    } else if (roles.length > 0) {
+      const blk = el('div', 'roles-block');
+      blk.appendChild(el('div', 'roles-label', 'roles'));
+      const ul = el('ul', 'chips');
+      roles.forEach(function (r) { ul.appendChild(el('li', 'chip chip-ok', r)); });
+      blk.appendChild(ul);
+      rolesHost.appendChild(blk);
+    } else {
+      rolesHost.appendChild(el('p', 'empty', state === 'none' ? 'No token fetched yet.'
+        : isObj(tok.last_error) ? 'No token: see the last token error above.' : 'No decoded claims.'));
+    }
+
+    const dl = $('claims');
+    clear(dl);
+    kv(dl, 'tenant (tid)', tok.tenant_id, 'mono');
+    kv(dl, 'app id (appid/azp)', tok.app_id, 'mono');
+    kv(dl, 'app name', tok.app_displayname);
+    kv(dl, 'audience (aud)', tok.audience, 'mono');
+    kv(dl, 'issuer (iss)', tok.issuer, 'mono');
+    kv(dl, 'version (ver)', tok.version);
+    kv(dl, 'credential', tok.credential);
+    if (tok.idtyp) kv(dl, 'type (idtyp)', tok.idtyp);
+    if (tok.alg) kv(dl, 'algorithm (alg)', tok.alg, 'mono');
+    kv(dl, 'issued (iat)', isoUTC(tok.issued_at), 'mono');
+    kv(dl, 'not before (nbf)', isoUTC(tok.not_before), 'mono');
+    kv(dl, 'expires (exp)', isoUTC(tok.expires_at), 'mono');
+  }
+
+  function renderRefresh(d) {
+    const tok = isObj(d.token) ? d.token : {};
+    const dl = $('refresh');
+    clear(dl);
+    const b = STATE_BADGE[tokenState(tok)] || [tokenState(tok), 'badge-warn'];
+    kv(dl, 'state', el('span', 'badge ' + b[1], b[0]));
+    const exp = tok.expires_at;
+    kv(dl, 'expires', live('span', null, function (n) {
+      n.textContent = isNum(exp) && exp > 0 ? relTime(exp) : '—';
+    }));
+    const ob = tok.obtained_at;
+    kv(dl, 'obtained', live('span', null, function (n) {
+      n.textContent = isNum(ob) && ob > 0 ? isoUTC(ob) + ' (' + relTime(ob) + ')' : '—';
+    }));
+    const nr = tok.next_refresh_at;
+    kv(dl, 'next refresh', live('span', null, function (n) {
+      n.textContent = isNum(nr) && nr > 0 ? isoUTC(nr) + ' (' + relTime(nr) + ')' : '—';
+    }));
+    kv(dl, 'lifetime', isNum(tok.expires_in) ? dur(tok.expires_in) + ' (expires_in ' + tok.expires_in + ')' : '—');
+    kv(dl, 'refreshes', fmtInt(tok.refreshes));
+    const f = kv(dl, 'failures', fmtInt(tok.failures));
+    if (isNum(tok.failures) && tok.failures > 0) f.className = 's5';
+  }
+
+  function renderRoutes(d) {
+    const tbody = $('routes').tBodies[0];
+    clear(tbody);
+    const tok = isObj(d.token) ? d.token : {};
+    const state = tokenState(tok);
+    const roles = arr(tok.roles).filter((r) => typeof r === 'string');
+    const allowWrite = get(d.config, 'allow_write');
+    const routes = arr(d.routes).filter(isObj);
+    if (routes.length === 0) {
+      const tr = el('tr');
+      const td = el('td', 'empty', 'No routes reported.');
+      td.colSpan = 5;
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+      return;
+    }
+    routes.forEach(function (r) {
+      const tr = el('tr');
+      const requires = arr(r.requires).filter((x) => typeof x === 'string');
+      const missing = arr(r.missing).filter((x) => typeof x === 'string');
+
+      const tdPath = el('td', 'nowrap');
+      tdPath.setAttribute('data-label', 'Local route');
+      tdPath.appendChild(el('span', 'method', r.method || ''));
+      tdPath.appendChild(el('span', 'mono', r.path || '—'));
+      tr.appendChild(tdPath);
+
+      const tdUp = el('td', 'mono nowrap', r.upstream || '—');
+      tdUp.setAttribute('data-label', 'Upstream');
+      tr.appendChild(tdUp);
+
+      const tdReq = el('td');
+      tdReq.setAttribute('data-label', 'Requires (any of)');
+      if (requires.length) {
+        const ul = el('ul', 'chips');
+        requires.forEach(function (x) {
+          ul.appendChild(el('li', 'chip' + (hasRole(roles, x) ? ' chip-ok' : ''), x));
+        });
+        tdReq.appendChild(ul);
+      } else {
+        tdReq.appendChild(el('span', 'muted', 'none'));
+      }
+      tr.appendChild(tdReq);
+
+      const tdTok = el('td');
+      tdTok.setAttribute('data-label', 'Token');
+      if (!decoded(tok)) {
+        /* No decoded token: the roles are unknown, not missing. */
+        tdTok.appendChild(el('span', 'badge badge-off', state === 'none' ? 'no token yet' : 'no token'));
+      } else if (r.allowed === true) {
+        tdTok.appendChild(el('span', 'badge badge-ok', 'allowed'));
+      } else {
+        tdTok.appendChild(el('span', 'badge badge-solid-bad', 'missing role'));
+        const need = missing.length ? missing : requires;
+        if (need.length) {
+          tdTok.appendChild(el('div', 'missing',
+            (need.length > 1 ? 'needs one of: ' : 'needs: ') + need.join(', ')));
+        }
+        tr.className = 'row-bad';
+      }
+      tr.appendChild(tdTok);
+
+      const tdEn = el('td');
+      tdEn.setAttribute('data-label', 'Enabled');
+      if (r.enabled === false) {
+        tdEn.appendChild(el('span', 'badge badge-off', 'disabled'));
+        if (String(r.method).toUpperCase() !== 'GET' && allowWrite !== true) {
+          tdEn.appendChild(el('div', 'muted small', 'allow_write is off'));
+        }
+      } else {
+        tdEn.appendChild(el('span', 'badge badge-ok', 'enabled'));
+      }
+      tr.appendChild(tdEn);
+      tbody.appendChild(tr);
+    });
+  }
+
+  function statusClass(code) {
+    const c = Number(code);
+    return c >= 500 ? 's5' : c >= 400 ? 's4' : c >= 300 ? 's3' : c >= 200 ? 's2' : '';
+  }
+
+  function renderRequests(d) {
+    const table = $('requests');
+    const thead = table.tHead, tbody = table.tBodies[0];
+    clear(thead); clear(tbody);
+    if (table.tFoot) table.deleteTFoot();
+    const byRoute = isObj(get(d.requests, 'by_route')) ? d.requests.by_route : {};
+    const names = Object.keys(byRoute).filter((k) => isObj(byRoute[k])).sort();
+    const codes = new Set();
+    names.forEach(function (n) { Object.keys(byRoute[n]).forEach(function (c) { codes.add(c); }); });
+    const key = (c) => (/^\d+$/.test(c) ? Number(c) : 1e9);
+    const cols = Array.from(codes).sort((a, b) => key(a) - key(b) || (a < b ? -1 : a > b ? 1 : 0));
+
+    if (names.length === 0) {
+      const tr = el('tr');
+      const td = el('td', 'empty', 'No requests yet.');
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+      return;
+    }
+    const hr = el('tr');
+    hr.appendChild(el('th', null, 'Route'));
+    cols.forEach(function (c) { hr.appendChild(el('th', 'num ' + statusClass(c), c)); });
+    hr.appendChild(el('th', 'num', 'Total'));
+    thead.appendChild(hr);
+
+    const colTotals = cols.map(() => 0);
+    names.forEach(function (n) {
+      const tr = el('tr');
+      tr.appendChild(el('td', 'mono', n));
+      let sum = 0;
+      cols.forEach(function (c, i) {
+        const v = Number(byRoute[n][c]);
+        const has = isNum(v) && byRoute[n][c] !== undefined;
+        if (has) { sum += v; colTotals[i] += v; }
+        tr.appendChild(el('td', 'num' + (has && v > 0 ? ' ' + statusClass(c) : ' muted'), has ? fmtInt(v) : '·'));
+      });
+      tr.appendChild(el('td', 'num', fmtInt(sum)));
+      tbody.appendChild(tr);
+    });
+    const tf = table.createTFoot();
+    const fr = el('tr');
+    fr.appendChild(el('td', null, 'all'));
+    let all = 0;
+    colTotals.forEach(function (v, i) { all += v; fr.appendChild(el('td', 'num ' + statusClass(cols[i]), fmtInt(v))); });
+    fr.appendChild(el('td', 'num', fmtInt(all)));
+    tf.appendChild(fr);
+  }
+
+  function renderUpstream(d) {
+    const up = isObj(d.upstream) ? d.upstream : {};
+    const lat = latency(up);
+    const dl = $('upstream');
+    clear(dl);
+    kv(dl, 'api', get(d.config, 'api_url'), 'mono');
+    kv(dl, 'requests', fmtInt(up.requests));
+    const e = kv(dl, 'errors', fmtInt(up.errors));
+    if (isNum(up.errors) && up.errors > 0) e.className = 's5';
+    kv(dl, 'latency avg', fmtMs(lat.avg));
+    kv(dl, 'latency p50', fmtMs(lat.p50));
+    kv(dl, 'latency p99', fmtMs(lat.p99));
+    kv(dl, 'latency max', fmtMs(lat.max));
+    const lf = up.last_forbidden;
+    kv(dl, 'last 403', lf ? 'see above' : 'none');
+  }
+
+  function renderConfig(d) {
+    const c = isObj(d.config) ? d.config : {};
+    const dl = $('config');
+    clear(dl);
+    kv(dl, 'listen', c.listen, 'mono');
+    kv(dl, 'api_url', c.api_url, 'mono');
+    kv(dl, 'tenant_id', c.tenant_id, 'mono');
+    kv(dl, 'authority_host', c.authority_host, 'mono');
+    kv(dl, 'client_id', c.client_id, 'mono');
+    kv(dl, 'token_version', c.token_version);
+    kv(dl, 'scope', c.scope, 'mono');
+    const w = kv(dl, 'allow_write', c.allow_write === undefined ? null : c.allow_write === true);
+    if (c.allow_write === true) w.className = 's4';
+    if (c.demo === true) kv(dl, 'demo', 'yes (simulated upstream)');
+    /* Any further scalar config fields the gateway reports. */
+    const shown = ['listen', 'api_url', 'tenant_id', 'authority_host', 'client_id', 'token_version', 'scope', 'allow_write', 'demo'];
+    Object.keys(c).filter((k) => shown.indexOf(k) < 0).sort().forEach(function (k) {
+      const v = c[k];
+      if (v === null || typeof v !== 'object') kv(dl, k, v, 'mono');
+      else if (Array.isArray(v)) kv(dl, k, v.map(String).join(', '), 'mono');
+    });
+  }
+
+  function renderLive() {
+    const liveN = $('live');
+    const txt = $('live-text');
+    if (failing) {
+      liveN.className = 'live bad';
+      txt.textContent = 'unreachable';
+    } else if (data) {
+      liveN.className = 'live ok';
+      const ago = Math.floor((Date.now() - fetchedAtMs) / 1000);
+      txt.textContent = 'live · updated ' + (ago <= 1 ? 'just now' : ago + 's ago');
+    }
+  }
+
+  function renderUnreachable() {
+    const box = $('unreachable');
+    if (!failing) {
+      box.classList.add('hidden');
+      document.body.classList.remove('stale');
+      return;
+    }
+    box.classList.remove('hidden');
+    let detail = '— ' + failing + '. Retrying every 5 s.';
+    if (data) detail += ' Showing data from ' + new Date(fetchedAtMs).toLocaleTimeString() + '.';
+    $('unreachable-detail').textContent = detail;
+    document.body.classList.toggle('stale', !!data);
+  }
+
+  function render() {
+    ticking = [];
+    if (data) {
+      const sections = [renderHeader, renderSummary, renderErrors, renderClaims, renderRefresh,
+        renderRoutes, renderRequests, renderUpstream, renderConfig];
+      sections.forEach(function (f) {
+        try { f(data); } catch (e) { console.error('defgate status: ' + f.name, e); }
+      });
+    }
+    document.body.classList.toggle('nodata', !data);
+    renderUnreachable();
+    tick();
+  }
+
+  function tick() {
+    ticking.forEach(function (t) {
+      try { t.fn(t.node); } catch (e) { /* keep ticking the others */ }
+    });
+    renderLive();
+  }
+
+  /* ---------- polling ---------- */
+
+  async function poll() {
+    if (inflight) return;
+    inflight = true;
+    const ctl = typeof AbortController === 'function' ? new AbortController() : null;
+    const timer = ctl ? setTimeout(function () { ctl.abort(); }, FETCH_TIMEOUT_MS) : null;
+    try {
+      const res = await fetch('status.json', {
+        cache: 'no-store',
+        credentials: 'omit',
+        headers: { 'Accept': 'application/json' },
+        signal: ctl ? ctl.signal : undefined
+      });
+      if (!res.ok) throw new Error('status.json answered HTTP ' + res.status);
+      let j;
+      try { j = await res.json(); } catch (e) { throw new Error('status.json is not valid JSON'); }
+      if (!isObj(j)) throw new Error('status.json is not a JSON object');
+      data = j;
+      fetchedAtMs = Date.now();
+      skewS = isNum(j.now) ? j.now - fetchedAtMs / 1000 : 0;
+      if (Math.abs(skewS) < 2) skewS = 0;   /* ignore sub-second rounding */
+      failing = null;
+    } catch (e) {
+      failing = e && e.name === 'AbortError' ? 'no answer within ' + FETCH_TIMEOUT_MS / 1000 + ' s'
+        : (e && e.message && !/fetch|network/i.test(e.message) ? e.message : 'connection failed');
+    } finally {
+      if (timer) clearTimeout(timer);
+      inflight = false;
+    }
+    render();
+  }
+
+  function start() {
+    poll();
+    setInterval(poll, POLL_MS);
+    setInterval(tick, 1000);
+    document.addEventListener('visibilitychange', function () {
+      if (document.visibilityState === 'visible') poll();
+    });
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();
