@@ -333,24 +333,12 @@ trim(char *s)
 }
 
 int
-config_load_file(struct gw_config *cf, const char *path, struct buf *errs)
+config_load_stream(struct gw_config *cf, FILE *f, const char *path,
+    struct buf *errs)
 {
-	FILE		*f;
-	char		 line[CONFIG_LINE_MAX];
-	struct stat	 st;
-	int		 lineno = 0, rc = 0, has_secret = 0;
+	char	 line[CONFIG_LINE_MAX];
+	int	 lineno = 0, rc = 0, has_secret = 0;
 
-	if ((f = fopen(path, "re")) == NULL) {
-		errf(errs, "%s: cannot open config file: %s: check --config",
-		    path, strerror(errno));
-		return (-1);
-	}
-	if (fstat(fileno(f), &st) == 0 && st.st_size > CONFIG_FILE_MAX) {
-		errf(errs, "%s: config file larger than %d bytes", path,
-		    CONFIG_FILE_MAX);
-		fclose(f);
-		return (-1);
-	}
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char	*p, *eq, *k, *v;
 		size_t	 n = strlen(line);
@@ -400,14 +388,35 @@ config_load_file(struct gw_config *cf, const char *path, struct buf *errs)
 		}
 	}
 	OPENSSL_cleanse(line, sizeof(line));
-	if (has_secret && fstat(fileno(f), &st) == 0 &&
-	    (st.st_mode & (S_IRWXG | S_IRWXO)))
+	return (rc == 0 ? has_secret : -1);
+}
+
+int
+config_load_file(struct gw_config *cf, const char *path, struct buf *errs)
+{
+	FILE		*f;
+	struct stat	 st;
+	int		 rc;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		errf(errs, "%s: cannot open config file: %s: check --config",
+		    path, strerror(errno));
+		return (-1);
+	}
+	if (fstat(fileno(f), &st) == 0 && st.st_size > CONFIG_FILE_MAX) {
+		errf(errs, "%s: config file larger than %d bytes", path,
+		    CONFIG_FILE_MAX);
+		fclose(f);
+		return (-1);
+	}
+	rc = config_load_stream(cf, f, path, errs);
+	if (rc == 1 && (st.st_mode & (S_IRWXG | S_IRWXO)))
 		log_warnx("config file %s holds client_secret and is readable "
 		    "by group or others: run chmod 600 %s", path, path);
 	fclose(f);
 	free(cf->config_file);
 	cf->config_file = xstrdup(path);
-	return (rc);
+	return (rc == -1 ? -1 : 0);
 }
 
 void

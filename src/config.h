@@ -9,6 +9,7 @@
 #define DEFGATE_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "buf.h"
@@ -65,6 +66,10 @@ void	 config_defaults(struct gw_config *);
 int	 config_set(struct gw_config *, const char *key, const char *value,
 	    struct buf *errs);
 int	 config_load_file(struct gw_config *, const char *path,
+	    struct buf *errs);
+/* The parser behind config_load_file(): -1 on errors, else 1 when the
+ * stream set client_secret, 0 otherwise. */
+int	 config_load_stream(struct gw_config *, FILE *, const char *name,
 	    struct buf *errs);
 void	 config_load_env(struct gw_config *, struct buf *errs);
 /* Read the secret file, fill derived fields, check everything. 0 when OK. */

@@ -147,3 +147,68 @@ job_ring_get(struct job *j, char *out, size_t max)
 		j->roff = 0;
 	return (n);
 }
+
+void
+job_header_value(char *dst, size_t dstlen, const char *v, size_t n)
+{
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
+	    v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	while (n > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	if (n >= dstlen)
+		n = dstlen - 1;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (unsigned char)v[i] < 0x20 ||
+		    (unsigned char)v[i] == 0x7f ? ' ' : v[i];
+	dst[n] = '\0';
+}
+
+enum job_hdr
+job_header_line(struct job *j, const char *b, size_t n)
+{
+	const char	*colon, *v;
+	size_t		 nl, vl;
+
+	if (n >= 5 && memcmp(b, "HTTP/", 5) == 0) {
+		const char	*sp = memchr(b, ' ', n);
+		long		 st = 0;
+
+		/* a new header block (after 1xx): forget the previous one */
+		for (size_t i = sp ? (size_t)(sp - b) + 1 : n; i < n &&
+		    b[i] >= '0' && b[i] <= '9' && st < 1000; i++)
+			st = st * 10 + (b[i] - '0');
+		j->status = st;
+		j->content_type[0] = j->retry_after[0] = '\0';
+		j->request_id[0] = '\0';
+		j->content_length = -1;
+		return (JOB_HDR_STATUS);
+	}
+	if (n <= 2 && (n == 0 || b[0] == '\r' || b[0] == '\n'))
+		return (JOB_HDR_END);
+	if ((colon = memchr(b, ':', n)) == NULL)
+		return (JOB_HDR_OTHER);
+	nl = (size_t)(colon - b);
+	v = colon + 1;
+	vl = n - nl - 1;
+	if (util_strieq(b, nl, "content-type"))
+		job_header_value(j->content_type, sizeof(j->content_type), v,
+		    vl);
+	else if (util_strieq(b, nl, "retry-after"))
+		job_header_value(j->retry_after, sizeof(j->retry_after), v,
+		    vl);
+	else if (util_strieq(b, nl, "request-id"))
+		job_header_value(j->request_id, sizeof(j->request_id), v, vl);
+	else if (util_strieq(b, nl, "content-length")) {
+		char		 num[32];
+		long long	 cl;
+
+		job_header_value(num, sizeof(num), v, vl);
+		if (util_parse_ll(num, 0, (1LL << 62), &cl) == 0)
+			j->content_length = cl;
+	} else
+		return (JOB_HDR_OTHER);
+	return (JOB_HDR_FIELD);
+}

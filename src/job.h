@@ -117,6 +117,17 @@ void		 job_set_error(struct job *, unsigned status, const char *code,
  * the buffer is full (the caller pauses the transfer).
  */
 int		 job_ring_put(struct job *, const char *, size_t);
+/*
+ * Back thread: one raw response header line from curl. Records the status
+ * line and the headers passed back to the client (Content-Type,
+ * Retry-After, request-id, Content-Length). Pure parsing of untrusted
+ * input: never reads outside [line, line + n).
+ */
+enum job_hdr { JOB_HDR_STATUS, JOB_HDR_FIELD, JOB_HDR_END, JOB_HDR_OTHER };
+enum job_hdr	 job_header_line(struct job *, const char *line, size_t n);
+/* Copy a header value, trimmed, control bytes blanked, truncated. */
+void		 job_header_value(char *dst, size_t dstlen, const char *v,
+		    size_t n);
 /* Front thread, job->mu held: take up to max bytes. */
 size_t		 job_ring_get(struct job *, char *, size_t max);
 

@@ -115,23 +115,6 @@ pool_put(struct upstream *up, CURL *e)
 /* ---- API transfers ---- */
 
 static void
-copy_hval(char *dst, size_t dstlen, const char *v, size_t n)
-{
-	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
-	    v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	while (n > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	if (n >= dstlen)
-		n = dstlen - 1;
-	for (size_t i = 0; i < n; i++)
-		dst[i] = (unsigned char)v[i] < 0x20 ? ' ' : v[i];
-	dst[n] = '\0';
-}
-
-static void
 headers_complete(struct upstream *up, struct job *j)
 {
 	if (j->status == 401 && !j->retried) {
@@ -154,12 +137,9 @@ static size_t
 api_header_cb(char *b, size_t size, size_t n, void *arg)
 {
 	struct job	*j = arg;
-	struct upstream	*up;
-	const char	*colon;
-	size_t		 nl;
+	struct upstream	*up = j->owner;
 
 	n *= size;
-	up = j->owner;
 	j->hdr_bytes += n;
 	if (j->hdr_bytes > UP_MAX_HEADER_BYTES) {
 		pthread_mutex_lock(&j->mu);
@@ -169,39 +149,8 @@ api_header_cb(char *b, size_t size, size_t n, void *arg)
 		pthread_mutex_unlock(&j->mu);
 		return (0);
 	}
-	if (n >= 5 && memcmp(b, "HTTP/", 5) == 0) {
-		const char *sp = memchr(b, ' ', n);
-
-		j->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		j->content_type[0] = j->retry_after[0] = '\0';
-		j->request_id[0] = '\0';
-		j->content_length = -1;
-		return (n);
-	}
-	if (n <= 2) {			/* end of a header block */
-		if (j->status >= 200)
-			headers_complete(up, j);
-		return (n);
-	}
-	if ((colon = memchr(b, ':', n)) == NULL)
-		return (n);
-	nl = (size_t)(colon - b);
-	colon++;
-	if (util_strieq(b, nl, "content-type"))
-		copy_hval(j->content_type, sizeof(j->content_type), colon,
-		    n - nl - 1);
-	else if (util_strieq(b, nl, "retry-after"))
-		copy_hval(j->retry_after, sizeof(j->retry_after), colon,
-		    n - nl - 1);
-	else if (util_strieq(b, nl, "request-id"))
-		copy_hval(j->request_id, sizeof(j->request_id), colon,
-		    n - nl - 1);
-	else if (util_strieq(b, nl, "content-length")) {
-		char v[32];
-
-		copy_hval(v, sizeof(v), colon, n - nl - 1);
-		j->content_length = strtoll(v, NULL, 10);
-	}
+	if (job_header_line(j, b, n) == JOB_HDR_END && j->status >= 200)
+		headers_complete(up, j);
 	return (n);
 }
 
@@ -434,7 +383,7 @@ tok_header_cb(char *b, size_t size, size_t n, void *arg)
 
 	n *= size;
 	if (n > 12 && strncasecmp(b, "retry-after:", 12) == 0) {
-		copy_hval(v, sizeof(v), b + 12, n - 12);
+		job_header_value(v, sizeof(v), b + 12, n - 12);
 		up->tok_retry_after = strtol(v, NULL, 10);
 	}
 	return (n);
