@@ -140,7 +140,7 @@ config_defaults(struct gw_config *cf)
 	cf->listen = xstrdup("127.0.0.1:8080");
 	cf->max_body = 1 << 20;
 	cf->max_response = 256UL << 20;
-	cf->max_clients = 1000;
+	cf->max_clients = 4096;
 	cf->client_timeout = 60;
 	cf->connect_timeout_ms = 10 * 1000;
 	cf->timeout_ms = 200 * 1000;

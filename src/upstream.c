@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,6 +583,14 @@ drain_inbox(struct upstream *up)
 	up->new_cf = NULL;
 	pthread_mutex_unlock(&up->mu);
 	if (ncf) {
+		/*
+		 * Only this thread reads the secret: wipe the old one now
+		 * rather than when the old config is freed at exit.
+		 */
+		struct gw_config *old = (struct gw_config *)(uintptr_t)up->cf;
+
+		util_free_secret(old->client_secret);
+		old->client_secret = NULL;
 		up->cf = ncf;
 		/* new credentials: idle handles pick up new TLS settings */
 		while (up->npool > 0)
