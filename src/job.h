@@ -79,9 +79,10 @@ struct job {
 	pthread_mutex_t		 mu;
 	atomic_int		 refs;
 	int			 front_suspended;
-	int			 headers_ready;
+	int			 headers_ready;	/* status and headers known */
+	int			 streaming;	/* the front sent the headers */
 	int			 done;		/* no more data will come */
-	int			 failed;	/* aborted after headers_ready */
+	int			 failed;	/* aborted while streaming */
 	int			 cancelled;
 	int			 curl_paused;
 	int			 unpause_queued;

@@ -307,14 +307,15 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r,
 		MHD_destroy_response(resp);
 		return (ret);
 	}
-	if (!j->headers_ready) {
-		/* woken without news: wait again */
+	if (!j->headers_ready || (!j->done && !j->curl_paused)) {
+		/* not yet: whole body, or a full buffer for large ones */
 		j->front_suspended = 1;
 		MHD_suspend_connection(c);
 		pthread_mutex_unlock(&j->mu);
 		return (MHD_YES);
 	}
 	status = (unsigned)j->status;
+	j->streaming = 1;
 	resp = MHD_create_response_from_callback(j->content_length >= 0 ?
 	    (uint64_t)j->content_length : MHD_SIZE_UNKNOWN, PROXY_BLOCK_SIZE,
 	    proxy_reader, j, NULL);

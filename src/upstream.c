@@ -127,10 +127,13 @@ headers_complete(struct upstream *up, struct job *j)
 		job_set_error(j, 502, "UpstreamError", "the Defender API "
 		    "answered %lld bytes, more than max_response (%zu)",
 		    j->content_length, up->cf->max_response);
-	else {
+	else
+		/*
+		 * No wake-up yet: the front starts the response once the
+		 * body is complete or fills the buffer, so a small response
+		 * that fails midway can still be answered with a clean 502/504.
+		 */
 		j->headers_ready = 1;
-		job_notify(j);
-	}
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -178,15 +181,20 @@ api_write_cb(char *b, size_t size, size_t n, void *arg)
 	if (j->cancelled || !j->headers_ready)
 		rc = 0;				/* abort the transfer */
 	else if (j->total + n > up->cf->max_response) {
-		j->failed = 1;
-		log_warnx("%s: response larger than max_response (%zu): "
-		    "aborted", j->reqid, up->cf->max_response);
+		if (j->streaming)
+			j->failed = 1;
+		else
+			job_set_error(j, 502, "UpstreamError", "the Defender "
+			    "API answered more than max_response (%zu bytes)",
+			    up->cf->max_response);
 		rc = 0;
 	} else if (job_ring_put(j, b, n) == 1) {
+		/* full: pause the transfer until the client has read some */
 		j->curl_paused = 1;
 		j->unpause_queued = 0;
 		rc = CURL_WRITEFUNC_PAUSE;
-	} else
+		job_notify(j);
+	} else if (j->streaming)
 		job_notify(j);
 	pthread_mutex_unlock(&j->mu);
 	return (rc);
@@ -262,7 +270,7 @@ fail_job(struct job *j, unsigned status, const char *code, const char *msg,
     const char *retry_after)
 {
 	pthread_mutex_lock(&j->mu);
-	if (j->headers_ready)
+	if (j->streaming)
 		j->failed = 1;
 	else
 		job_set_error(j, status, code, "%s", msg);
@@ -332,7 +340,7 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 	token_unref(j->tok);
 	j->tok = NULL;
 	pthread_mutex_lock(&j->mu);
-	if (res != CURLE_OK && !j->headers_ready) {
+	if (res != CURLE_OK && !j->streaming) {
 		if (res == CURLE_OPERATION_TIMEDOUT)
 			job_set_error(j, 504, "UpstreamTimeout", "the Defender "
 			    "API did not answer within %ld s (timeout)",

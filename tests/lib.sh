@@ -7,6 +7,8 @@ set -u
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${top_builddir:=$top_srcdir/build}"
 DEFGATE=${DEFGATE:-$top_builddir/src/defgate}
+# e.g. DEFGATE_WRAPPER="valgrind --leak-check=full --error-exitcode=1"
+DEFGATE_WRAPPER=${DEFGATE_WRAPPER:-}
 FAKEAPI=${FAKEAPI:-$top_builddir/tests/fakeapi}
 T=$(mktemp -d /tmp/defgate-test.XXXXXX)
 PIDS=""
@@ -62,7 +64,26 @@ unlike() {	# unlike GOT SUBSTRING NAME
 	esac
 }
 diag() { echo "# $*"; }
+# stop_defgate [PID]: SIGTERM, wait, return its exit status
+stop_defgate() {
+	_p=${1:-$GW_PID}
+	kill -TERM "$_p" 2>/dev/null || return 0
+	wait "$_p"
+}
 done_testing() {
+	# every defgate still running must stop cleanly, and no sanitizer may
+	# have reported anything in any defgate log of this test
+	for _p in $GW_PIDS; do
+		if kill -0 "$_p" 2>/dev/null; then
+			stop_defgate "$_p"
+			is "$?" 0 "defgate (pid $_p) exits 0 on SIGTERM"
+		fi
+	done
+	if [ -n "$GW_PIDS" ]; then
+		_san=$(cat "$T"/defgate.*.log 2>/dev/null | grep -E \
+		    'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:|valgrind.*(definitely|ERROR SUMMARY: [1-9])' | head -5)
+		is "$_san" "" "no sanitizer or valgrind report in defgate logs"
+	fi
 	echo "1..$_n"
 	[ "$_failed" -eq 0 ]
 	exit $?
@@ -107,8 +128,11 @@ fake_stat() { fake_ctl stats | jq -r "$1"; }
 
 # start_defgate [--set k=v ...]: config via the environment like a container;
 # sets GW (base URL), GW_PORT, GW_PID, GW_LOG
+GW_PIDS=""
+_gwn=0
 start_defgate() {
-	GW_LOG=$T/defgate.log
+	_gwn=$((_gwn + 1))
+	GW_LOG=$T/defgate.$_gwn.log
 	: > "$GW_LOG"
 	# exec, so that $! is defgate itself (signals in tests reach it)
 	(
@@ -116,10 +140,12 @@ start_defgate() {
 		export AZURE_CLIENT_SECRET=${GW_SECRET:-$SECRET}
 		export AZURE_AUTHORITY_HOST=${GW_AUTHORITY:-$FAKE_URL}
 		export DEFGATE_API_URL=${GW_API:-$FAKE_URL} DEFGATE_CA_FILE=$CA
-		exec "$DEFGATE" --listen 127.0.0.1:0 "$@" 2>>"$GW_LOG"
+		exec $DEFGATE_WRAPPER "$DEFGATE" --listen 127.0.0.1:0 "$@" \
+		    2>>"$GW_LOG"
 	) &
 	GW_PID=$!
 	PIDS="$PIDS $GW_PID"
+	GW_PIDS="$GW_PIDS $GW_PID"
 	i=0
 	while ! grep -q 'listening on' "$GW_LOG"; do
 		i=$((i + 1))

@@ -15,7 +15,7 @@ codes=$(seq 100 | xargs -P 100 -I{} curl -s -o /dev/null -w '%{http_code}\n' \
 is "$codes" " 100 200" "cold start: 100 concurrent requests all answered 200"
 is "$(fake_stat .token_requests)" 1 "cold start: exactly one token request"
 
-for i in $(seq 30); do curl -s -o /dev/null "$GW/incidents/1"; done
+for i in $(seq 30); do curl -s -o /dev/null "$GW/incidents?\$top=1"; done
 is "$(fake_stat .token_requests)" 1 "one token request for 130 API requests"
 
 # --- upstream 401 (token revoked): refresh once, retry once, succeed
@@ -112,7 +112,7 @@ fake_fault '{"target":"token","kind":"status","status":500}'
 bad=0
 end=$(( $(date +%s) + 13 ))
 while [ "$(date +%s)" -lt "$end" ]; do
-	c=$(curl -s -o /dev/null -w '%{http_code}' "$GW/incidents/1")
+	c=$(curl -s -o /dev/null -w "%{http_code}" "$GW/incidents?\$top=1")
 	[ "$c" = 200 ] || bad=$((bad + 1))
 	sleep 0.1
 done
