@@ -309,3 +309,17 @@ token_last_error(const struct token_cache *tc)
 {
 	return (tc->have_error ? &tc->err : NULL);
 }
+
+void
+token_config_changed(struct token_cache *tc, const struct gw_config *cf,
+    int identity_changed)
+{
+	tc->cf = cf;
+	tc->backoff_ms = 0;
+	tc->next_attempt_ms = 0;
+	if (identity_changed && tc->cur) {
+		token_unref(tc->cur);
+		tc->cur = NULL;
+	}
+	publish(tc);
+}

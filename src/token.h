@@ -46,6 +46,12 @@ int			 token_refresh_finished(struct token_cache *,
 			    long retry_after, const char *transport_err);
 /* An upstream 401 for a token of this generation: drop it. */
 void			 token_invalidate(struct token_cache *, unsigned gen);
+/*
+ * The configuration was reloaded: retry at once instead of waiting out a
+ * backoff, and drop the token when it belongs to another identity.
+ */
+void			 token_config_changed(struct token_cache *,
+			    const struct gw_config *, int identity_changed);
 /* The last failure, or NULL. */
 const struct oauth_error *token_last_error(const struct token_cache *);
 

@@ -596,10 +596,19 @@ drain_inbox(struct upstream *up)
 		 * rather than when the old config is freed at exit.
 		 */
 		struct gw_config *old = (struct gw_config *)(uintptr_t)up->cf;
+		int changed = strcmp(old->tenant_id, ncf->tenant_id) ||
+		    strcmp(old->client_id, ncf->client_id) ||
+		    strcmp(old->authority_host, ncf->authority_host) ||
+		    strcmp(old->scope, ncf->scope) ||
+		    old->token_version != ncf->token_version ||
+		    strcmp(old->client_secret ? old->client_secret : "",
+		    ncf->client_secret ? ncf->client_secret : "");
 
 		util_free_secret(old->client_secret);
 		old->client_secret = NULL;
 		up->cf = ncf;
+		/* a token request in flight finishes with the old settings */
+		token_config_changed(up->tc, ncf, changed);
 		/* new credentials: idle handles pick up new TLS settings */
 		while (up->npool > 0)
 			curl_easy_cleanup(up->pool[--up->npool]);

@@ -137,7 +137,9 @@ start_defgate() {
 	# exec, so that $! is defgate itself (signals in tests reach it)
 	(
 		export AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT
-		export AZURE_CLIENT_SECRET=${GW_SECRET:-$SECRET}
+		# GW_SECRET=none: no secret in the environment (file tests)
+		[ "${GW_SECRET:-}" = none ] ||
+		    export AZURE_CLIENT_SECRET=${GW_SECRET:-$SECRET}
 		export AZURE_AUTHORITY_HOST=${GW_AUTHORITY:-$FAKE_URL}
 		export DEFGATE_API_URL=${GW_API:-$FAKE_URL} DEFGATE_CA_FILE=$CA
 		exec $DEFGATE_WRAPPER "$DEFGATE" --listen 127.0.0.1:0 "$@" \
