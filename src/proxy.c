@@ -180,7 +180,7 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 
 	if (r->m.id == ROUTE_HUNTING) {
 		method = JOB_POST;
-		if (r->m.query != NULL && r->body.len == 0) {
+		if (r->m.is_get) {
 			why = hunting_from_query(r, &body, &bodylen);
 			built = 1;
 		}

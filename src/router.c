@@ -152,7 +152,7 @@ router_match(const char *method, const char *uri, struct route_match *m)
 		if (m->querylen == 0)
 			m->query = NULL;
 	}
-	get = strcmp(method, "GET") == 0;
+	get = m->is_get = strcmp(method, "GET") == 0;
 	patch = strcmp(method, "PATCH") == 0;
 	post = strcmp(method, "POST") == 0;
 

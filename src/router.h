@@ -38,6 +38,7 @@ struct route_match {
 	const char	*query;		/* raw query after '?' or NULL */
 	size_t		 querylen;
 	int		 is_write;	/* PATCH */
+	int		 is_get;
 	const char	*asset;		/* file name for ROUTE_ASSET */
 };
 
