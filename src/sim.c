@@ -1,0 +1,2134 @@
+/*
+ * sim.c: an in-process simulation of the Entra ID token endpoint and the
+ * Defender XDR API in one HTTPS server on loopback (libmicrohttpd, its own
+ * CA from sim_tls.c, incidents and hunting rows from sim_data.c), with
+ * control endpoints under /_sim/ to inspect what a client sent and to
+ * inject faults. Used by `defgate --demo` and by tests/fakeapi.c.
+ *
+ * Threads: sim_start()/sim_port()/sim_stop() run on the caller's thread.
+ * MHD runs one thread per connection (so fault handlers may sleep; every
+ * sleep is sliced and watches `stopping`, so sim_stop() returns quickly).
+ * Everything mutable in struct sim below `mtx` is guarded by it; the
+ * incident store has its own lock; key material is read-only.
+ * Ownership: struct sim owns everything it points to; a struct sreq (one
+ * per HTTP request) is made in the URI callback and freed in the
+ * completion callback; a struct stream belongs to its MHD response.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "log.h"
+#include "sim.h"
+#include "sim_int.h"
+#include "util.h"
+
+#define API_BODY_MAX	(1024 * 1024)
+#define TOKEN_BODY_MAX	(64 * 1024)
+#define HUNT_MEM_ROWS	2000		/* more rows: stream (chunked) */
+#define HUNT_MAX_ROWS	100000
+#define BIG_HEADER_MAX	(900 * 1024)
+#define RESOURCE	"https://api.security.microsoft.com"
+#define SCOPE		RESOURCE "/.default"
+#define V2_AUD		"8ee8fdad-f234-4243-8f3b-15c294843740"
+#define SIM_OID		"c2f9a0b4-7d1e-4c58-9a36-e5b7d8f01a2c"
+#define ROLE_READ	"Incident.Read.All"
+#define ROLE_WRITE	"Incident.ReadWrite.All"
+#define ROLE_HUNT	"AdvancedHunting.Read.All"
+#define DEFAULT_ROLES	ROLE_READ "," ROLE_WRITE "," ROLE_HUNT
+#define JSON_CT		"application/json; charset=utf-8"
+#define ODATA_PREFIX	"{\"@odata.context\":\"" RESOURCE \
+			"/api/$metadata#Incidents\",\"value\":[],\"padding\":\""
+
+enum target { T_TOKEN, T_API };
+
+enum fkind {
+	F_STATUS, F_429, F_MALFORMED, F_MISSING_TOKEN, F_MISSING_EXPIRY,
+	F_HANG, F_CLOSE, F_RESET, F_RESET_BODY, F_STALL, F_HUGE,
+	F_BIG_HEADERS
+};
+
+static const struct {
+	const char	*name;
+	enum fkind	 kind;
+	int		 token, api;	/* valid for which target */
+} fkinds[] = {
+	{ "status", F_STATUS, 1, 1 },
+	{ "429", F_429, 1, 0 },
+	{ "malformed", F_MALFORMED, 1, 0 },
+	{ "missing_token", F_MISSING_TOKEN, 1, 0 },
+	{ "missing_expiry", F_MISSING_EXPIRY, 1, 0 },
+	{ "hang", F_HANG, 1, 1 },
+	{ "close", F_CLOSE, 1, 0 },
+	{ "reset", F_RESET, 0, 1 },
+	{ "reset_body", F_RESET_BODY, 0, 1 },
+	{ "stall", F_STALL, 0, 1 },
+	{ "huge", F_HUGE, 0, 1 },
+	{ "big_headers", F_BIG_HEADERS, 0, 1 },
+};
+
+struct fault {
+	struct fault	*next;
+	enum fkind	 kind;
+	long		 count;		/* -1: until reset */
+	unsigned	 status;	/* 0: default */
+	long		 retry_after;	/* -1: none given */
+	long		 aadsts;	/* 0: default */
+	char		 error[64];	/* "": default */
+	long		 delay_ms;	/* -1: default */
+	long long	 bytes;		/* -1: default */
+};
+
+struct sim {
+	struct MHD_Daemon	*d;
+	unsigned short		 port;
+	atomic_int		 stopping;
+	struct sim_tls		 tls;
+	struct sim_store	*store;
+	char			*tenant, *client, *secret;
+	char			*roles0;	/* NULL: default roles */
+	int			 lifetime0, version0;
+	int			 verbose;
+
+	pthread_mutex_t		 mtx;
+	char			*roles;		/* NULL: default roles */
+	int			 lifetime, version;
+	long			 latency_ms;
+	unsigned long long	 serial;	/* last token issued */
+	unsigned long long	 revoked;	/* serials <= this: revoked */
+	struct fault		*faults[2];	/* FIFO per target */
+	unsigned long long	 token_requests, api_requests, connections;
+	cJSON			*last_req, *last_tok;
+};
+
+struct sreq {
+	char		*uri;		/* raw request-target, query included */
+	struct buf	 body;
+	int		 started;
+	int		 too_big;
+};
+
+/* A streamed response body (see stream_read()). */
+enum skind { S_MEM, S_HUNT, S_PAD, S_CUT };
+
+struct stream {
+	struct sim	*s;
+	enum skind	 kind;
+	char		*mem;		/* S_MEM */
+	size_t		 len;
+	struct sim_hunt	*hunt;		/* S_HUNT */
+	uint64_t	 total;		/* S_PAD, S_CUT: declared size */
+	long		 stall_ms;	/* > 0: pause once at stall_at */
+	uint64_t	 stall_at;
+	int		 stalled;
+};
+
+/* ---- small helpers ---- */
+
+static int
+stopping(struct sim *s)
+{
+	return (atomic_load(&s->stopping));
+}
+
+/* Sleep in slices of <= 50 ms; -1 when the sim is stopping. */
+static int
+sim_sleep(struct sim *s, long ms)
+{
+	struct timespec	 ts;
+	long		 step;
+
+	while (ms > 0) {
+		if (stopping(s))
+			return (-1);
+		step = ms < 50 ? ms : 50;
+		ts.tv_sec = 0;
+		ts.tv_nsec = step * 1000000L;
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+	return (stopping(s) ? -1 : 0);
+}
+
+static char *
+dupstr(const char *s)
+{
+	return (s ? xstrdup(s) : NULL);
+}
+
+/* Entra's timestamp form: "2026-11-21 10:00:00Z". */
+static void
+entra_time(char *out, size_t len)
+{
+	struct tm	 tm;
+	time_t		 t = time(NULL);
+
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%d %H:%M:%SZ", &tm);
+}
+
+static const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return (MHD_lookup_connection_value(c, MHD_HEADER_KIND, name));
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/* Percent-decode n bytes of s (with '+' as space when plus is set). */
+static char *
+pct_decode(const char *s, size_t n, int plus)
+{
+	char	*o = xmalloc(n + 1), *p = o;
+	int	 hi, lo;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+' && plus) {
+			*p++ = ' ';
+		} else if (s[i] == '%' && i + 2 < n &&
+		    (hi = hexval(s[i + 1])) >= 0 &&
+		    (lo = hexval(s[i + 2])) >= 0) {
+			*p++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else
+			*p++ = s[i];
+	}
+	*p = '\0';
+	return (o);
+}
+
+static char *
+print_json(cJSON *o)
+{
+	char	*t = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	return (t);
+}
+
+/*
+ * {"error":{"code":..,"message":..,"target":..}}; the target is the
+ * request-id of the answer (a new uuid when NULL).
+ */
+static char *
+defender_error(const char *code, const char *msg, const char *reqid)
+{
+	cJSON	*o = cJSON_CreateObject(), *e;
+	char	 target[37];
+
+	if (reqid != NULL)
+		snprintf(target, sizeof(target), "%s", reqid);
+	else
+		util_uuid(target);
+	e = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	cJSON_AddStringToObject(e, "target", target);
+	return (print_json(o));
+}
+
+/* Entra ID error JSON; corr is the client-request-id when one was sent. */
+static char *
+entra_error(const char *error, long code, const char *text, const char *corr)
+{
+	cJSON	*o = cJSON_CreateObject(), *codes;
+	char	 trace[37], cid[37], ts[32], uri[96], *desc;
+	size_t	 n;
+
+	util_uuid(trace);
+	if (corr == NULL || strlen(corr) != 36)
+		util_uuid(cid);
+	else
+		memcpy(cid, corr, sizeof(cid));
+	entra_time(ts, sizeof(ts));
+	n = strlen(text) + 200;
+	desc = xmalloc(n);
+	snprintf(desc, n, "AADSTS%ld: %s\r\nTrace ID: %s\r\nCorrelation ID: "
+	    "%s\r\nTimestamp: %s", code, text, trace, cid, ts);
+	snprintf(uri, sizeof(uri),
+	    "https://login.microsoftonline.com/error?code=%ld", code);
+	cJSON_AddStringToObject(o, "error", error);
+	cJSON_AddStringToObject(o, "error_description", desc);
+	codes = cJSON_AddArrayToObject(o, "error_codes");
+	cJSON_AddItemToArray(codes, cJSON_CreateNumber((double)code));
+	cJSON_AddStringToObject(o, "timestamp", ts);
+	cJSON_AddStringToObject(o, "trace_id", trace);
+	cJSON_AddStringToObject(o, "correlation_id", cid);
+	cJSON_AddStringToObject(o, "error_uri", uri);
+	free(desc);
+	return (print_json(o));
+}
+
+static char *
+ok_json(void)
+{
+	return (xstrdup("{\"ok\":true}"));
+}
+
+static char *
+ctl_error(const char *msg)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	cJSON_AddFalseToObject(o, "ok");
+	cJSON_AddStringToObject(o, "error", msg);
+	return (print_json(o));
+}
+
+/* ---- streamed bodies ---- */
+
+/* Bytes [pos, pos+n) of a valid JSON document of exactly `total` bytes. */
+static void
+pad_fill(uint64_t total, uint64_t pos, char *out, size_t n)
+{
+	static const char	 pre[] = ODATA_PREFIX, suf[] = "\"}";
+	const uint64_t		 plen = sizeof(pre) - 1, slen = sizeof(suf) - 1;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t p = pos + i;
+
+		if (p < plen)
+			out[i] = pre[p];
+		else if (p >= total - slen)
+			out[i] = suf[p - (total - slen)];
+		else
+			out[i] = 'x';
+	}
+}
+
+static uint64_t
+pad_min(void)
+{
+	return (sizeof(ODATA_PREFIX) - 1 + 2);
+}
+
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct stream	*st = cls;
+	long		 n;
+
+	if (stopping(st->s))
+		return (MHD_CONTENT_READER_END_WITH_ERROR);
+	if (st->stall_ms > 0 && !st->stalled) {
+		if (pos >= st->stall_at) {
+			st->stalled = 1;
+			if (sim_sleep(st->s, st->stall_ms) == -1)
+				return (MHD_CONTENT_READER_END_WITH_ERROR);
+		} else if (max > st->stall_at - pos)
+			max = (size_t)(st->stall_at - pos);
+	}
+	switch (st->kind) {
+	case S_MEM:
+		if (pos >= st->len)
+			return (MHD_CONTENT_READER_END_OF_STREAM);
+		if (max > st->len - pos)
+			max = (size_t)(st->len - pos);
+		memcpy(out, st->mem + pos, max);
+		return ((ssize_t)max);
+	case S_HUNT:
+		if ((n = sim_hunt_read(st->hunt, out, max)) < 0)
+			return (MHD_CONTENT_READER_END_WITH_ERROR);
+		if (n == 0)
+			return (MHD_CONTENT_READER_END_OF_STREAM);
+		return ((ssize_t)n);
+	case S_PAD:
+	case S_CUT:
+		if (st->kind == S_CUT && pos >= st->total / 3)
+			return (MHD_CONTENT_READER_END_WITH_ERROR);
+		if (pos >= st->total)
+			return (MHD_CONTENT_READER_END_OF_STREAM);
+		if (max > st->total - pos)
+			max = (size_t)(st->total - pos);
+		if (st->kind == S_CUT && max > st->total / 3 - pos)
+			max = (size_t)(st->total / 3 - pos);
+		pad_fill(st->total, pos, out, max);
+		return ((ssize_t)max);
+	}
+	return (MHD_CONTENT_READER_END_WITH_ERROR);
+}
+
+static void
+stream_free(void *cls)
+{
+	struct stream	*st = cls;
+
+	free(st->mem);
+	sim_hunt_free(st->hunt);
+	free(st);
+}
+
+static struct stream *
+stream_new(struct sim *s, enum skind kind)
+{
+	struct stream	*st = xcalloc(1, sizeof(*st));
+
+	st->s = s;
+	st->kind = kind;
+	return (st);
+}
+
+static struct MHD_Response *
+stream_response(struct stream *st, uint64_t size)
+{
+	struct MHD_Response	*r;
+
+	r = MHD_create_response_from_callback(size, 64 * 1024, stream_read,
+	    st, stream_free);
+	if (r == NULL)
+		stream_free(st);
+	return (r);
+}
+
+/* A response that owns body (may be NULL: then an empty body). */
+static struct MHD_Response *
+mem_response(char *body)
+{
+	struct MHD_Response	*r;
+
+	if (body == NULL)
+		return (MHD_create_response_from_buffer(0, (void *)"",
+		    MHD_RESPMEM_PERSISTENT));
+	r = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_FREE);
+	if (r == NULL)
+		free(body);
+	return (r);
+}
+
+static enum MHD_Result
+queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+	enum MHD_Result	 ret;
+
+	if (r == NULL)
+		return (MHD_NO);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return (ret);
+}
+
+/* A JSON answer of the control endpoints. */
+static enum MHD_Result
+ctl_answer(struct MHD_Connection *c, unsigned status, char *body)
+{
+	struct MHD_Response	*r = mem_response(body);
+
+	if (r == NULL)
+		return (MHD_NO);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CT);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	return (queue(c, status, r));
+}
+
+/* ---- faults ---- */
+
+/* Consume one fault for target t into *out; 0 when there is none. */
+static int
+take_fault(struct sim *s, enum target t, struct fault *out)
+{
+	struct fault	*f;
+
+	pthread_mutex_lock(&s->mtx);
+	if ((f = s->faults[t]) == NULL) {
+		pthread_mutex_unlock(&s->mtx);
+		return (0);
+	}
+	*out = *f;
+	out->next = NULL;
+	if (f->count > 0 && --f->count == 0) {
+		s->faults[t] = f->next;
+		free(f);
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return (1);
+}
+
+static void
+free_faults(struct sim *s)
+{
+	struct fault	*f, *n;
+
+	for (int t = 0; t < 2; t++) {
+		for (f = s->faults[t]; f != NULL; f = n) {
+			n = f->next;
+			free(f);
+		}
+		s->faults[t] = NULL;
+	}
+}
+
+/* ---- tokens ---- */
+
+static char *
+rand_b64(size_t n)
+{
+	unsigned char	 r[64];
+
+	if (n > sizeof(r))
+		n = sizeof(r);
+	if (RAND_bytes(r, (int)n) != 1)
+		return (NULL);
+	return (sim_b64url(r, n));
+}
+
+/* uti: 8 random bytes, then the serial XOR those bytes (opaque, unique). */
+static char *
+make_uti(unsigned long long serial)
+{
+	unsigned char	 b[16];
+
+	if (RAND_bytes(b, 8) != 1)
+		return (NULL);
+	for (int i = 0; i < 8; i++)
+		b[8 + i] = b[i] ^ (unsigned char)(serial >> (56 - 8 * i));
+	return (sim_b64url(b, sizeof(b)));
+}
+
+/* The serial hidden in a uti, or 0 when it is not one of ours. */
+static unsigned long long
+uti_serial(const char *uti)
+{
+	unsigned char		*b;
+	size_t			 n;
+	unsigned long long	 serial = 0;
+
+	if ((b = sim_b64url_decode(uti, strlen(uti), &n)) == NULL)
+		return (0);
+	if (n == 16)
+		for (int i = 0; i < 8; i++)
+			serial = serial << 8 | (unsigned char)(b[8 + i] ^ b[i]);
+	free(b);
+	return (serial);
+}
+
+static void
+add_roles(cJSON *o, const char *roles)
+{
+	cJSON		*a;
+	const char	*p, *e;
+	char		*item;
+
+	if (roles == NULL)
+		roles = DEFAULT_ROLES;
+	if (*roles == '\0')
+		return;		/* no roles claim at all */
+	a = cJSON_AddArrayToObject(o, "roles");
+	for (p = roles; p != NULL; p = e ? e + 1 : NULL) {
+		e = strchr(p, ',');
+		item = util_strndup(p, e ? (size_t)(e - p) : strlen(p));
+		if (item != NULL && *item != '\0')
+			cJSON_AddItemToArray(a, cJSON_CreateString(item));
+		free(item);
+	}
+}
+
+/* Sign a new access token; the claim shape follows `version`. */
+static char *
+issue_token(struct sim *s, long long now, int lifetime, int version,
+    const char *roles, unsigned long long serial)
+{
+	cJSON	*o = cJSON_CreateObject();
+	char	 iss[160], *aio, *rh, *uti, *tok = NULL, *rnd;
+
+	aio = rand_b64(36);
+	rnd = rand_b64(42);
+	uti = make_uti(serial);
+	rh = NULL;
+	if (rnd != NULL) {
+		size_t n = strlen(rnd) + 8;
+
+		rh = xmalloc(n);
+		snprintf(rh, n, "0.A%sAA.", rnd);
+	}
+	if (aio == NULL || rh == NULL || uti == NULL)
+		goto out;
+	if (version == 2)
+		snprintf(iss, sizeof(iss),
+		    "https://login.microsoftonline.com/%s/v2.0", s->tenant);
+	else
+		snprintf(iss, sizeof(iss), "https://sts.windows.net/%s/",
+		    s->tenant);
+	cJSON_AddStringToObject(o, "aud", version == 2 ? V2_AUD : RESOURCE);
+	cJSON_AddStringToObject(o, "iss", iss);
+	cJSON_AddNumberToObject(o, "iat", (double)now);
+	cJSON_AddNumberToObject(o, "nbf", (double)now);
+	cJSON_AddNumberToObject(o, "exp", (double)(now + lifetime));
+	cJSON_AddStringToObject(o, "aio", aio);
+	if (version == 2) {
+		cJSON_AddStringToObject(o, "azp", s->client);
+		cJSON_AddStringToObject(o, "azpacr", "1");
+	} else {
+		cJSON_AddStringToObject(o, "app_displayname", "defgate-demo");
+		cJSON_AddStringToObject(o, "appid", s->client);
+		cJSON_AddStringToObject(o, "appidacr", "1");
+	}
+	if (version == 2)
+		cJSON_AddStringToObject(o, "app_displayname", "defgate-demo");
+	cJSON_AddStringToObject(o, "idp", iss);
+	cJSON_AddStringToObject(o, "idtyp", "app");
+	cJSON_AddStringToObject(o, "oid", SIM_OID);
+	cJSON_AddStringToObject(o, "rh", rh);
+	add_roles(o, roles);
+	cJSON_AddStringToObject(o, "sub", SIM_OID);
+	cJSON_AddStringToObject(o, "tid", s->tenant);
+	cJSON_AddStringToObject(o, "uti", uti);
+	cJSON_AddStringToObject(o, "ver", version == 2 ? "2.0" : "1.0");
+	tok = sim_jwt_sign(&s->tls, o);
+out:
+	cJSON_Delete(o);
+	free(aio);
+	free(rnd);
+	free(rh);
+	free(uti);
+	return (tok);
+}
+
+static const char *
+claim(const cJSON *o, const char *name)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return (cJSON_IsString(v) ? v->valuestring : NULL);
+}
+
+/* Verified claims of the request's bearer token, or NULL (*why set). */
+static cJSON *
+bearer(struct sim *s, struct MHD_Connection *c, const char **why)
+{
+	const char		*h = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char		*aud, *uti;
+	size_t			 n;
+	cJSON			*p, *exp, *nbf;
+	long long		 now = util_now();
+	unsigned long long	 serial, revoked;
+
+	*why = "Authorization header is missing or is not a bearer token.";
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return (NULL);
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	*why = "The access token is invalid (signature validation failed).";
+	if (n == 0 || (p = sim_jwt_verify(&s->tls, h, n)) == NULL)
+		return (NULL);
+	exp = cJSON_GetObjectItemCaseSensitive(p, "exp");
+	nbf = cJSON_GetObjectItemCaseSensitive(p, "nbf");
+	aud = claim(p, "aud");
+	uti = claim(p, "uti");
+	pthread_mutex_lock(&s->mtx);
+	revoked = s->revoked;
+	pthread_mutex_unlock(&s->mtx);
+	if (!cJSON_IsNumber(exp) || (long long)exp->valuedouble <= now)
+		*why = "The access token has expired.";
+	else if (cJSON_IsNumber(nbf) && (long long)nbf->valuedouble > now + 300)
+		*why = "The access token is not yet valid.";
+	else if (aud == NULL || (strcmp(aud, RESOURCE) != 0 &&
+	    strcmp(aud, V2_AUD) != 0))
+		*why = "The access token audience is invalid.";
+	else if (claim(p, "tid") == NULL ||
+	    strcmp(claim(p, "tid"), s->tenant) != 0)
+		*why = "The access token was issued for another tenant.";
+	else if (uti == NULL || (serial = uti_serial(uti)) == 0 ||
+	    serial <= revoked)
+		*why = "The access token has been revoked.";
+	else
+		return (p);
+	cJSON_Delete(p);
+	return (NULL);
+}
+
+static int
+has_role(const cJSON *claims, const char *role)
+{
+	const cJSON	*r, *a = cJSON_GetObjectItemCaseSensitive(claims, "roles");
+
+	cJSON_ArrayForEach(r, a)
+		if (cJSON_IsString(r) && strcmp(r->valuestring, role) == 0)
+			return (1);
+	return (0);
+}
+
+/* "Missing application roles. ..." for the required roles. */
+static char *
+forbidden_body(const cJSON *claims, const char *required, const char *reqid)
+{
+	struct buf	 b;
+	const cJSON	*r, *a;
+	int		 first = 1;
+	char		*body;
+
+	buf_init(&b, 64 * 1024);
+	buf_printf(&b, "Missing application roles. API required roles: %s, "
+	    "application roles: ", required);
+	a = claims ? cJSON_GetObjectItemCaseSensitive(claims, "roles") : NULL;
+	cJSON_ArrayForEach(r, a) {
+		if (!cJSON_IsString(r))
+			continue;
+		buf_printf(&b, "%s%s", first ? "" : ",", r->valuestring);
+		first = 0;
+	}
+	buf_addstr(&b, ".");
+	body = defender_error("Forbidden", b.data ? b.data : "", reqid);
+	buf_free(&b);
+	return (body);
+}
+
+/* ---- token endpoint ---- */
+
+/* application/x-www-form-urlencoded into an object (first value wins). */
+static cJSON *
+parse_form(const char *body, size_t len)
+{
+	cJSON		*f = cJSON_CreateObject();
+	const char	*p = body, *end = body + len, *amp, *e, *eq;
+	char		*k, *v;
+
+	while (p < end) {
+		amp = memchr(p, '&', (size_t)(end - p));
+		e = amp ? amp : end;
+		if (e > p) {
+			eq = memchr(p, '=', (size_t)(e - p));
+			k = pct_decode(p, (size_t)((eq ? eq : e) - p), 1);
+			v = eq ? pct_decode(eq + 1, (size_t)(e - eq - 1), 1) :
+			    xstrdup("");
+			if (*k != '\0' && !cJSON_HasObjectItem(f, k))
+				cJSON_AddStringToObject(f, k, v);
+			free(k);
+			free(v);
+		}
+		p = e + 1;
+	}
+	return (f);
+}
+
+static enum MHD_Result
+token_answer(struct MHD_Connection *c, unsigned status, char *body,
+    long retry_after)
+{
+	struct MHD_Response	*r = mem_response(body);
+	const char		*crid = header(c, "client-request-id");
+	char			 id[37], ra[24];
+
+	if (r == NULL)
+		return (MHD_NO);
+	util_uuid(id);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CT);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store, no-cache");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_PRAGMA, "no-cache");
+	MHD_add_response_header(r, "x-ms-request-id", id);
+	MHD_add_response_header(r, "x-ms-ests-server",
+	    "2.1.18874.3 - defgate-sim");
+	if (crid != NULL)
+		MHD_add_response_header(r, "client-request-id", crid);
+	if (retry_after >= 0) {
+		snprintf(ra, sizeof(ra), "%ld", retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	return (queue(c, status, r));
+}
+
+static enum MHD_Result
+token_error(struct MHD_Connection *c, unsigned status, const char *error,
+    long code, const char *fmt, ...) __attribute__((__format__(__printf__, 5, 6)));
+
+static enum MHD_Result
+token_error(struct MHD_Connection *c, unsigned status, const char *error,
+    long code, const char *fmt, ...)
+{
+	char	 text[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return (token_answer(c, status, entra_error(error, code, text,
+	    header(c, "client-request-id")), -1));
+}
+
+/* Default AADSTS code and text for an injected token error. */
+static void
+fault_aadsts(struct sim *s, const struct fault *f, unsigned status,
+    const char *error, long *code, char *text, size_t len)
+{
+	static const struct { long code; const char *text; } known[] = {
+		{ 7000215, "Invalid client secret provided. Ensure the secret "
+		    "being sent in the request is the client secret value, not "
+		    "the client secret ID, for a secret added to app '%s'." },
+		{ 7000222, "The provided client secret keys for app '%s' are "
+		    "expired. Visit the Azure portal to create new keys for "
+		    "your app." },
+		{ 700016, "Application with identifier '%s' was not found in "
+		    "the directory." },
+		{ 90033, "A transient error has occurred. Please try again." },
+		{ 90055, "There are too many incoming requests. This exception "
+		    "is thrown for blocked tenants." },
+		{ 50196, "The server terminated an operation because it "
+		    "encountered a client request loop. Please contact your "
+		    "app vendor." },
+		{ 900144, "The request body must contain the following "
+		    "parameter: 'grant_type'." },
+	};
+	const char	*p;
+
+	*code = f->aadsts;
+	if (*code == 0) {
+		if (strcmp(error, "invalid_client") == 0)
+			*code = 7000215;
+		else if (strcmp(error, "unauthorized_client") == 0)
+			*code = 700016;
+		else if (strcmp(error, "invalid_grant") == 0)
+			*code = 7000222;
+		else if (strcmp(error, "invalid_request") == 0)
+			*code = 900144;
+		else
+			*code = status == 429 ? 90055 : 90033;
+	}
+	snprintf(text, len, "Simulated failure.");
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (known[i].code != *code)
+			continue;
+		/* a %s in the table stands for the client id */
+		if ((p = strstr(known[i].text, "%s")) == NULL)
+			snprintf(text, len, "%s", known[i].text);
+		else
+			snprintf(text, len, "%.*s%s%s",
+			    (int)(p - known[i].text), known[i].text,
+			    s->client, p + 2);
+	}
+}
+
+/* Answer a token request according to an injected fault (not hang). */
+static enum MHD_Result
+token_fault(struct sim *s, struct MHD_Connection *c, const struct fault *f,
+    int v2)
+{
+	const char	*error = f->error;
+	unsigned	 status = f->status;
+	long		 code, ra = f->retry_after;
+	char		 text[512], *tok, buf[64];
+	cJSON		*o;
+	int		 lifetime, version;
+	char		*roles;
+	unsigned long long serial;
+
+	switch (f->kind) {
+	case F_STATUS:
+	case F_429:
+		if (f->kind == F_429) {
+			status = 429;
+			if (ra < 0)
+				ra = 1;
+		} else if (status == 0)
+			status = 503;
+		if (*error == '\0')
+			error = status == 401 ? "invalid_client" :
+			    status == 400 ? "invalid_request" :
+			    "temporarily_unavailable";
+		if (f->kind == F_STATUS && f->delay_ms > 0 &&
+		    sim_sleep(s, f->delay_ms) == -1)
+			return (MHD_NO);
+		fault_aadsts(s, f, status, error, &code, text, sizeof(text));
+		return (token_answer(c, status, entra_error(error, code, text,
+		    header(c, "client-request-id")), ra));
+	case F_MALFORMED:
+		return (token_answer(c, 200, xstrdup("{\"token_type\":\"Bearer\","
+		    "\"expires_in\":3599,\"access_tok"), -1));
+	case F_MISSING_TOKEN:
+	case F_MISSING_EXPIRY:
+		pthread_mutex_lock(&s->mtx);
+		lifetime = s->lifetime;
+		version = s->version;
+		roles = dupstr(s->roles);
+		serial = ++s->serial;
+		pthread_mutex_unlock(&s->mtx);
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "token_type", "Bearer");
+		if (f->kind == F_MISSING_TOKEN) {
+			if (v2) {
+				cJSON_AddNumberToObject(o, "expires_in",
+				    lifetime);
+				cJSON_AddNumberToObject(o, "ext_expires_in",
+				    lifetime);
+			} else {
+				snprintf(buf, sizeof(buf), "%d", lifetime);
+				cJSON_AddStringToObject(o, "expires_in", buf);
+				cJSON_AddStringToObject(o, "ext_expires_in",
+				    buf);
+			}
+		} else {
+			tok = issue_token(s, util_now(), lifetime, version,
+			    roles, serial);
+			if (!v2)
+				cJSON_AddStringToObject(o, "resource",
+				    RESOURCE);
+			cJSON_AddStringToObject(o, "access_token",
+			    tok ? tok : "");
+			util_free_secret(tok);
+		}
+		free(roles);
+		return (token_answer(c, 200, print_json(o), -1));
+	default:
+		break;
+	}
+	return (MHD_NO);
+}
+
+/*
+ * "/{tenant}/oauth2/token" (1) or "/{tenant}/oauth2/v2.0/token" (2), with
+ * the tenant segment in *tenant when asked; 0 for any other path.
+ */
+static int
+token_path(const char *url, char **tenant)
+{
+	const char	*sl;
+	int		 v;
+
+	if (url[0] != '/' || (sl = strchr(url + 1, '/')) == NULL ||
+	    sl == url + 1)
+		return (0);
+	if (strcmp(sl, "/oauth2/token") == 0)
+		v = 1;
+	else if (strcmp(sl, "/oauth2/v2.0/token") == 0)
+		v = 2;
+	else
+		return (0);
+	if (tenant != NULL)
+		*tenant = util_strndup(url + 1, (size_t)(sl - url - 1));
+	return (v);
+}
+
+static const char *
+form_get(const cJSON *form, const char *key)
+{
+	return (claim(form, key));
+}
+
+/* The raw path (before '?') and raw query ("" if none) of a target. */
+static char *
+raw_path(const char *uri)
+{
+	return (util_strndup(uri, strcspn(uri, "?")));
+}
+
+static const char *
+raw_query(const char *uri)
+{
+	const char	*q = strchr(uri, '?');
+
+	return (q ? q + 1 : "");
+}
+
+/* Validate a token request (order as Entra) and issue a token. */
+static enum MHD_Result
+token_normal(struct sim *s, struct MHD_Connection *c, struct sreq *r,
+    const cJSON *form, const char *tenant, int v2, const char *method)
+{
+	const char		*gt, *cid, *sec, *scope, *res;
+	char			*tok, *roles, n[32], now_s[32], exp_s[32];
+	int			 lifetime, version;
+	long long		 now;
+	unsigned long long	 serial;
+	cJSON			*o;
+
+	if (strcmp(method, "POST") != 0)
+		return (token_error(c, 400, "invalid_request", 900561,
+		    "The endpoint only accepts POST, OPTIONS requests. "
+		    "Received a %s request.", method));
+	if (r->too_big)
+		return (token_error(c, 413, "invalid_request", 90020,
+		    "The request body is too large."));
+	gt = form_get(form, "grant_type");
+	cid = form_get(form, "client_id");
+	sec = form_get(form, "client_secret");
+	scope = form_get(form, "scope");
+	res = form_get(form, "resource");
+	if (gt == NULL || strcmp(gt, "client_credentials") != 0)
+		return (token_error(c, 400, "unsupported_grant_type", 70003,
+		    "The app requested an unsupported grant type '%s'.",
+		    gt ? gt : ""));
+	if (strcmp(tenant, s->tenant) != 0)
+		return (token_error(c, 400, "invalid_request", 90002,
+		    "Tenant '%s' not found. Check to make sure you have the "
+		    "correct tenant ID and are signing into the correct cloud. "
+		    "Check with your subscription administrator, this may "
+		    "happen if there are no active subscriptions for the "
+		    "tenant.", tenant));
+	if (cid == NULL || strcmp(cid, s->client) != 0)
+		return (token_error(c, 400, "unauthorized_client", 700016,
+		    "Application with identifier '%s' was not found in the "
+		    "directory '%s'. This can happen if the application has "
+		    "not been installed by the administrator of the tenant or "
+		    "consented to by any user in the tenant. You may have sent "
+		    "your authentication request to the wrong tenant.",
+		    cid ? cid : "", tenant));
+	if (sec == NULL)
+		return (token_error(c, 401, "invalid_client", 7000218,
+		    "The request body must contain the following parameter: "
+		    "'client_assertion' or 'client_secret'."));
+	if (strcmp(sec, s->secret) != 0)
+		return (token_error(c, 401, "invalid_client", 7000215,
+		    "Invalid client secret provided. Ensure the secret being "
+		    "sent in the request is the client secret value, not the "
+		    "client secret ID, for a secret added to app '%s'.",
+		    s->client));
+	if (v2 && res != NULL)
+		return (token_error(c, 400, "invalid_request", 901002,
+		    "The 'resource' request parameter is not supported."));
+	if (v2 && scope == NULL)
+		return (token_error(c, 400, "invalid_request", 900144,
+		    "The request body must contain the following parameter: "
+		    "'scope'."));
+	if (v2 && strcmp(scope, SCOPE) != 0)
+		return (token_error(c, 400, "invalid_scope", 70011,
+		    "The provided request must include a 'scope' input "
+		    "parameter. The provided value for the input parameter "
+		    "'scope' is not valid. The scope %s is not valid.", scope));
+	if (!v2 && (res == NULL || strcmp(res, RESOURCE) != 0))
+		return (token_error(c, 400, "invalid_resource", 500011,
+		    "The resource principal named %s was not found in the "
+		    "tenant named %s. This can happen if the application has "
+		    "not been installed by the administrator of the tenant or "
+		    "consented to by any user in the tenant. You might have "
+		    "sent your authentication request to the wrong tenant.",
+		    res ? res : "", tenant));
+
+	pthread_mutex_lock(&s->mtx);
+	lifetime = s->lifetime;
+	version = s->version;
+	roles = dupstr(s->roles);
+	serial = ++s->serial;
+	pthread_mutex_unlock(&s->mtx);
+	now = util_now();
+	tok = issue_token(s, now, lifetime, version, roles, serial);
+	free(roles);
+	if (tok == NULL)
+		return (token_error(c, 500, "server_error", 90033,
+		    "A transient error has occurred. Please try again."));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "token_type", "Bearer");
+	if (v2) {
+		cJSON_AddNumberToObject(o, "expires_in", lifetime);
+		cJSON_AddNumberToObject(o, "ext_expires_in", lifetime);
+	} else {
+		snprintf(n, sizeof(n), "%d", lifetime);
+		snprintf(now_s, sizeof(now_s), "%lld", now);
+		snprintf(exp_s, sizeof(exp_s), "%lld", now + lifetime);
+		cJSON_AddStringToObject(o, "expires_in", n);
+		cJSON_AddStringToObject(o, "ext_expires_in", n);
+		cJSON_AddStringToObject(o, "expires_on", exp_s);
+		cJSON_AddStringToObject(o, "not_before", now_s);
+		cJSON_AddStringToObject(o, "resource", RESOURCE);
+	}
+	cJSON_AddStringToObject(o, "access_token", tok);
+	util_free_secret(tok);
+	if (s->verbose)
+		log_info("sim: issued a v%d token (serial %llu, %d s)",
+		    version, serial, lifetime);
+	return (token_answer(c, 200, print_json(o), -1));
+}
+
+static enum MHD_Result
+handle_token(struct sim *s, struct MHD_Connection *c, struct sreq *r,
+    const char *url, const char *method)
+{
+	struct fault	 f;
+	cJSON		*form, *rec, *rf, *old;
+	char		*tenant = NULL, *path;
+	const char	*sec;
+	int		 v2;
+	enum MHD_Result	 ret;
+
+	v2 = token_path(url, &tenant) == 2;
+	form = parse_form(r->body.data ? r->body.data : "", r->body.len);
+	sec = form_get(form, "client_secret");
+
+	rec = cJSON_CreateObject();
+	path = raw_path(r->uri);
+	cJSON_AddStringToObject(rec, "path", path ? path : "");
+	free(path);
+	rf = cJSON_Duplicate(form, 1);
+	if (cJSON_HasObjectItem(rf, "client_secret"))
+		cJSON_ReplaceItemInObjectCaseSensitive(rf, "client_secret",
+		    cJSON_CreateString("<redacted>"));
+	cJSON_AddItemToObject(rec, "form", rf);
+	cJSON_AddBoolToObject(rec, "secret_ok",
+	    sec != NULL && strcmp(sec, s->secret) == 0);
+	pthread_mutex_lock(&s->mtx);
+	s->token_requests++;
+	old = s->last_tok;
+	s->last_tok = rec;
+	pthread_mutex_unlock(&s->mtx);
+	cJSON_Delete(old);
+
+	if (take_fault(s, T_TOKEN, &f)) {
+		if (s->verbose)
+			log_info("sim: token fault %d", (int)f.kind);
+		if (f.kind == F_CLOSE) {
+			ret = MHD_NO;
+			goto out;
+		}
+		if (f.kind != F_HANG) {
+			ret = token_fault(s, c, &f, v2);
+			goto out;
+		}
+		if (sim_sleep(s, f.delay_ms >= 0 ? f.delay_ms : 60000) == -1) {
+			ret = MHD_NO;
+			goto out;
+		}
+	}
+	ret = token_normal(s, c, r, form, tenant ? tenant : "", v2, method);
+out:
+	cJSON_Delete(form);
+	free(tenant);
+	return (ret);
+}
+
+/* ---- Defender API ---- */
+
+struct answer {
+	char		 reqid[37];	/* request-id, also the error target */
+	unsigned	 status;
+	char		*body;		/* JSON text, or */
+	struct sim_hunt	*hunt;		/* a streamed hunting response */
+};
+
+static void
+answer_error(struct answer *a, unsigned status, const char *code,
+    const char *msg)
+{
+	a->status = status;
+	a->body = defender_error(code, msg, a->reqid);
+}
+
+static enum MHD_Result
+hdr_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	cJSON	*h = cls, *old;
+	char	 name[256], *joined;
+	size_t	 i, n;
+
+	for (i = 0; key[i] != '\0' && i < sizeof(name) - 1; i++)
+		name[i] = (key[i] >= 'A' && key[i] <= 'Z') ?
+		    (char)(key[i] - 'A' + 'a') : key[i];
+	name[i] = '\0';
+	if (value == NULL)
+		value = "";
+	old = cJSON_GetObjectItemCaseSensitive(h, name);
+	if (cJSON_IsString(old)) {
+		n = strlen(old->valuestring) + 2 + strlen(value) + 1;
+		joined = xmalloc(n);
+		snprintf(joined, n, "%s, %s", old->valuestring, value);
+		cJSON_ReplaceItemInObjectCaseSensitive(h, name,
+		    cJSON_CreateString(joined));
+		free(joined);
+	} else
+		cJSON_AddStringToObject(h, name, value);
+	return (MHD_YES);
+}
+
+/* Remember what the client sent (for /_sim/stats) and count it. */
+static void
+record_request(struct sim *s, struct MHD_Connection *c, struct sreq *r,
+    const char *method)
+{
+	cJSON	*o = cJSON_CreateObject(), *h, *old;
+	char	*path = raw_path(r->uri);
+
+	cJSON_AddStringToObject(o, "method", method);
+	cJSON_AddStringToObject(o, "path", path ? path : "");
+	cJSON_AddStringToObject(o, "query", raw_query(r->uri));
+	h = cJSON_AddObjectToObject(o, "headers");
+	MHD_get_connection_values(c, MHD_HEADER_KIND, hdr_iter, h);
+	cJSON_AddStringToObject(o, "body", r->body.data ? r->body.data : "");
+	free(path);
+	pthread_mutex_lock(&s->mtx);
+	s->api_requests++;
+	old = s->last_req;
+	s->last_req = o;
+	pthread_mutex_unlock(&s->mtx);
+	cJSON_Delete(old);
+}
+
+/* $top/$skip from the raw query: 0 absent, 1 found (*out), -1 invalid. */
+static int
+query_long(const char *q, const char *name, long *out)
+{
+	const char	*p = q, *e, *eq;
+	char		*k, *v;
+	long long	 n;
+	int		 rc = 0;
+
+	while (*p != '\0' && rc == 0) {
+		e = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(e - p));
+		k = pct_decode(p, (size_t)((eq ? eq : e) - p), 1);
+		if (strcmp(k, name) == 0) {
+			v = eq ? pct_decode(eq + 1, (size_t)(e - eq - 1), 1) :
+			    xstrdup("");
+			rc = util_parse_ll(v, 0, LONG_MAX, &n) == 0 ? 1 : -1;
+			if (rc == 1)
+				*out = (long)n;
+			free(v);
+		}
+		free(k);
+		p = *e ? e + 1 : e;
+	}
+	return (rc);
+}
+
+static int
+word_char(char ch)
+{
+	return ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '_');
+}
+
+/* Rows asked by the last `take N` / `limit N` of a KQL query (default 5). */
+static long
+kql_rows(const char *q)
+{
+	const char	*p, *e;
+	char		*end;
+	long		 rows = 5, v, n;
+
+	for (p = q; *p != '\0'; p++) {
+		if (p > q && word_char(p[-1]))
+			continue;
+		if (strncasecmp(p, "take", 4) == 0)
+			n = 4;
+		else if (strncasecmp(p, "limit", 5) == 0)
+			n = 5;
+		else
+			continue;
+		e = p + n;
+		if (*e != ' ' && *e != '\t' && *e != '\n' && *e != '\r')
+			continue;
+		while (*e == ' ' || *e == '\t' || *e == '\n' || *e == '\r')
+			e++;
+		if (*e < '0' || *e > '9')
+			continue;
+		v = strtol(e, &end, 10);
+		if (word_char(*end))
+			continue;
+		rows = v > HUNT_MAX_ROWS ? HUNT_MAX_ROWS : v;
+	}
+	return (rows);
+}
+
+static void
+api_hunting(struct sreq *r, struct answer *a)
+{
+	cJSON		*b, *q;
+	struct sim_hunt	*h;
+	struct buf	 out;
+	char		 chunk[16384];
+	long		 rows, n;
+
+	b = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
+	    r->body.len);
+	q = cJSON_GetObjectItemCaseSensitive(b, "Query");
+	if (!cJSON_IsObject(b) || !cJSON_IsString(q) ||
+	    *q->valuestring == '\0') {
+		cJSON_Delete(b);
+		answer_error(a, 400, "BadRequest", b == NULL ?
+		    "Invalid request body" : "Parameter Query is missing");
+		return;
+	}
+	rows = kql_rows(q->valuestring);
+	cJSON_Delete(b);
+	if ((h = sim_hunt_new(rows)) == NULL) {
+		answer_error(a, 500, "InternalServerError", "");
+		return;
+	}
+	a->status = 200;
+	if (rows > HUNT_MEM_ROWS) {
+		a->hunt = h;
+		return;
+	}
+	buf_init(&out, 64 * 1024 * 1024);
+	while ((n = sim_hunt_read(h, chunk, sizeof(chunk))) > 0)
+		if (buf_append(&out, chunk, (size_t)n) == -1) {
+			n = -1;
+			break;
+		}
+	sim_hunt_free(h);
+	if (n < 0) {
+		buf_free(&out);
+		answer_error(a, 500, "InternalServerError", "");
+		return;
+	}
+	a->body = buf_take(&out, NULL);
+}
+
+enum api_route { R_NONE, R_LIST, R_GET, R_PATCH, R_HUNT };
+
+static enum api_route
+api_route_of(const char *url, const char *method, const char **id)
+{
+	*id = NULL;
+	if (strcmp(url, "/api/incidents") == 0)
+		return (strcmp(method, "GET") == 0 ? R_LIST : R_NONE);
+	if (strncmp(url, "/api/incidents/", 15) == 0 && url[15] != '\0' &&
+	    strchr(url + 15, '/') == NULL) {
+		*id = url + 15;
+		if (strcmp(method, "GET") == 0)
+			return (R_GET);
+		if (strcmp(method, "PATCH") == 0)
+			return (R_PATCH);
+		return (R_NONE);
+	}
+	if (strcmp(url, "/api/advancedhunting/run") == 0 &&
+	    strcmp(method, "POST") == 0)
+		return (R_HUNT);
+	return (R_NONE);
+}
+
+static const char *
+required_roles(enum api_route rt)
+{
+	switch (rt) {
+	case R_PATCH:
+		return (ROLE_WRITE);
+	case R_HUNT:
+		return (ROLE_HUNT);
+	default:
+		return (ROLE_READ "," ROLE_WRITE);
+	}
+}
+
+static int
+role_ok(const cJSON *claims, enum api_route rt)
+{
+	switch (rt) {
+	case R_PATCH:
+		return (has_role(claims, ROLE_WRITE));
+	case R_HUNT:
+		return (has_role(claims, ROLE_HUNT));
+	default:
+		return (has_role(claims, ROLE_READ) ||
+		    has_role(claims, ROLE_WRITE));
+	}
+}
+
+/* The normal answer of the API (no faults). */
+static void
+api_answer(struct sim *s, struct MHD_Connection *c, struct sreq *r,
+    const char *url, const char *method, struct answer *a)
+{
+	enum api_route	 rt;
+	const char	*why, *id, *msg, *who;
+	cJSON		*claims, *patch;
+	long long	 n = 0;
+	long		 top = -1, skip = 0;
+	char		 text[256], author[160], *out;
+	int		 rc;
+
+	if (strncmp(url, "/api/", 5) != 0) {
+		answer_error(a, 404, "NotFound", "Resource not found.");
+		return;
+	}
+	if ((claims = bearer(s, c, &why)) == NULL) {
+		answer_error(a, 401, "Unauthorized", why);
+		return;
+	}
+	if ((rt = api_route_of(url, method, &id)) == R_NONE) {
+		snprintf(text, sizeof(text), "No HTTP resource was found that "
+		    "matches the request %s %.150s.", method, url);
+		answer_error(a, 404, "NotFound", text);
+		goto out;
+	}
+	if (!role_ok(claims, rt)) {
+		a->status = 403;
+		a->body = forbidden_body(claims, required_roles(rt), a->reqid);
+		goto out;
+	}
+	if (id != NULL && util_parse_ll(id, 0, LLONG_MAX, &n) == -1) {
+		snprintf(text, sizeof(text), "Incident %.100s was not found",
+		    id);
+		answer_error(a, 404, "ResourceNotFound", text);
+		goto out;
+	}
+	switch (rt) {
+	case R_LIST:
+		if (query_long(raw_query(r->uri), "$top", &top) == -1 ||
+		    query_long(raw_query(r->uri), "$skip", &skip) == -1) {
+			answer_error(a, 400, "ODataError",
+			    "Invalid OData URI query $top/$skip");
+			break;
+		}
+		a->status = 200;
+		a->body = sim_store_list(s->store, top, skip);
+		break;
+	case R_GET:
+		if ((a->body = sim_store_get(s->store, n)) != NULL) {
+			a->status = 200;
+			break;
+		}
+		snprintf(text, sizeof(text), "Incident %lld was not found", n);
+		answer_error(a, 404, "ResourceNotFound", text);
+		break;
+	case R_PATCH:
+		if (r->too_big) {
+			answer_error(a, 413, "BadRequest",
+			    "Request body is too large");
+			break;
+		}
+		patch = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
+		    r->body.len);
+		if (patch == NULL) {
+			answer_error(a, 400, "InvalidRequestBody",
+			    "Invalid request body");
+			break;
+		}
+		if ((who = claim(claims, "appid")) == NULL &&
+		    (who = claim(claims, "azp")) == NULL)
+			who = s->client;
+		snprintf(author, sizeof(author), "API-App:%s", who);
+		rc = sim_store_patch(s->store, n, patch, author, &out, &msg);
+		cJSON_Delete(patch);
+		if (rc == -2) {
+			snprintf(text, sizeof(text), "Invalid request body: %s",
+			    msg);
+			answer_error(a, 400, "InvalidRequestBody", text);
+		} else if (rc == -1) {
+			snprintf(text, sizeof(text),
+			    "Incident %lld was not found", n);
+			answer_error(a, 404, "ResourceNotFound", text);
+		} else {
+			a->status = 200;
+			a->body = out;
+		}
+		break;
+	case R_HUNT:
+		if (r->too_big) {
+			answer_error(a, 413, "BadRequest",
+			    "Request body is too large");
+			break;
+		}
+		api_hunting(r, a);
+		break;
+	default:
+		break;
+	}
+out:
+	cJSON_Delete(claims);
+	if (a->body == NULL && a->hunt == NULL) {
+		a->body = defender_error("InternalServerError", "", a->reqid);
+		a->status = 500;
+	}
+}
+
+static void
+api_headers(struct MHD_Response *resp, struct MHD_Connection *c,
+    const char *reqid, long retry_after)
+{
+	const char	*crid = header(c, "client-request-id");
+	char		 ra[24];
+
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CT);
+	MHD_add_response_header(resp, "OData-Version", "4.0");
+	MHD_add_response_header(resp, "request-id", reqid);
+	if (crid != NULL)
+		MHD_add_response_header(resp, "client-request-id", crid);
+	if (retry_after >= 0) {
+		snprintf(ra, sizeof(ra), "%ld", retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+}
+
+/* Send an API answer, shaped by a stall or big_headers fault if any. */
+static enum MHD_Result
+api_deliver(struct sim *s, struct MHD_Connection *c, struct answer *a,
+    const struct fault *f, const char *reqid)
+{
+	struct MHD_Response	*resp;
+	struct stream		*st;
+	uint64_t		 size = MHD_SIZE_UNKNOWN;
+	char			*big;
+	long long		 n;
+
+	if (a->hunt != NULL || (f != NULL && f->kind == F_STALL)) {
+		st = stream_new(s, a->hunt ? S_HUNT : S_MEM);
+		if (a->hunt != NULL) {
+			st->hunt = a->hunt;
+			a->hunt = NULL;
+		} else {
+			st->mem = a->body;
+			st->len = strlen(a->body);
+			size = st->len;
+			a->body = NULL;
+		}
+		if (f != NULL && f->kind == F_STALL) {
+			st->stall_ms = f->delay_ms >= 0 ? f->delay_ms : 60000;
+			st->stall_at = 16;
+			if (size != MHD_SIZE_UNKNOWN && size < 32)
+				st->stall_at = size / 2;
+		}
+		resp = stream_response(st, size);
+	} else {
+		resp = mem_response(a->body);
+		a->body = NULL;
+	}
+	if (resp == NULL)
+		return (MHD_NO);
+	api_headers(resp, c, reqid, -1);
+	if (f != NULL && f->kind == F_BIG_HEADERS) {
+		n = f->bytes >= 0 ? f->bytes : 200000;
+		if (n > BIG_HEADER_MAX)
+			n = BIG_HEADER_MAX;
+		big = xmalloc((size_t)n + 1);
+		memset(big, 'a', (size_t)n);
+		big[n] = '\0';
+		if (MHD_add_response_header(resp, "x-big", big) != MHD_YES)
+			log_warnx("sim: cannot add a %lld byte header", n);
+		free(big);
+	}
+	return (queue(c, a->status, resp));
+}
+
+static const struct {
+	unsigned	 status;
+	const char	*code, *msg;
+} api_errs[] = {
+	{ 400, "BadRequest", "General bad request" },
+	{ 401, "Unauthorized", "The access token is missing, invalid or "
+	    "expired." },
+	{ 404, "NotFound", "Resource not found." },
+	{ 429, "TooManyRequests", "API calls quota exceeded! maximum allowed "
+	    "50 per 00:01:00" },
+	{ 500, "InternalServerError", "" },
+	{ 502, "BadGateway", "Bad gateway." },
+	{ 503, "ServiceUnavailable", "The service is temporarily unavailable. "
+	    "Please retry later." },
+	{ 504, "GatewayTimeout", "The request timed out." },
+};
+
+/* kind "status": a Defender error for the injected status. */
+static enum MHD_Result
+api_fault_status(struct sim *s, struct MHD_Connection *c, const char *url,
+    const char *method, const struct fault *f, const char *reqid)
+{
+	struct MHD_Response	*resp;
+	unsigned		 st = f->status ? f->status : 503;
+	const char		*why, *id, *code, *msg;
+	cJSON			*claims;
+	char			*body;
+
+	code = "Error";
+	msg = "Simulated error.";
+	for (size_t i = 0; i < sizeof(api_errs) / sizeof(api_errs[0]); i++)
+		if (api_errs[i].status == st) {
+			code = api_errs[i].code;
+			msg = api_errs[i].msg;
+		}
+	if (st == 403) {
+		claims = bearer(s, c, &why);
+		body = forbidden_body(claims,
+		    required_roles(api_route_of(url, method, &id)), reqid);
+		cJSON_Delete(claims);
+	} else
+		body = defender_error(code, msg, reqid);
+	if ((resp = mem_response(body)) == NULL)
+		return (MHD_NO);
+	api_headers(resp, c, reqid, f->retry_after);
+	return (queue(c, st, resp));
+}
+
+/* kinds "huge" and "reset_body": a padded body, cut after 1/3 or not. */
+static enum MHD_Result
+api_fault_pad(struct sim *s, struct MHD_Connection *c, const struct fault *f,
+    const char *reqid)
+{
+	struct MHD_Response	*resp;
+	struct stream		*st;
+
+	st = stream_new(s, f->kind == F_HUGE ? S_PAD : S_CUT);
+	if (f->bytes >= 0)
+		st->total = (uint64_t)f->bytes;
+	else
+		st->total = f->kind == F_HUGE ? 64ULL << 20 : 100000;
+	if (st->total < pad_min())
+		st->total = pad_min();
+	if ((resp = stream_response(st, st->total)) == NULL)
+		return (MHD_NO);
+	api_headers(resp, c, reqid, -1);
+	return (queue(c, 200, resp));
+}
+
+static enum MHD_Result
+handle_api(struct sim *s, struct MHD_Connection *c, struct sreq *r,
+    const char *url, const char *method)
+{
+	struct fault	 f;
+	struct answer	 a;
+	char		 reqid[37];
+	long		 lat;
+	int		 hf;
+
+	record_request(s, c, r, method);
+	util_uuid(reqid);
+	pthread_mutex_lock(&s->mtx);
+	lat = s->latency_ms;
+	pthread_mutex_unlock(&s->mtx);
+	if (lat > 0 && sim_sleep(s, lat) == -1)
+		return (MHD_NO);
+	if ((hf = take_fault(s, T_API, &f)) != 0) {
+		if (s->verbose)
+			log_info("sim: api fault %d", (int)f.kind);
+		switch (f.kind) {
+		case F_RESET:
+			return (MHD_NO);
+		case F_HANG:
+			if (sim_sleep(s, f.delay_ms >= 0 ? f.delay_ms :
+			    60000) == -1)
+				return (MHD_NO);
+			hf = 0;
+			break;
+		case F_STATUS:
+			if (f.delay_ms > 0 && sim_sleep(s, f.delay_ms) == -1)
+				return (MHD_NO);
+			return (api_fault_status(s, c, url, method, &f, reqid));
+		case F_HUGE:
+		case F_RESET_BODY:
+			return (api_fault_pad(s, c, &f, reqid));
+		default:
+			break;
+		}
+	}
+	memset(&a, 0, sizeof(a));
+	memcpy(a.reqid, reqid, sizeof(a.reqid));
+	api_answer(s, c, r, url, method, &a);
+	return (api_deliver(s, c, &a, hf ? &f : NULL, reqid));
+}
+
+/* ---- control endpoints (/_sim/...) ---- */
+
+static char *
+stats_json(struct sim *s)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	pthread_mutex_lock(&s->mtx);
+	cJSON_AddNumberToObject(o, "token_requests", (double)s->token_requests);
+	cJSON_AddNumberToObject(o, "api_requests", (double)s->api_requests);
+	cJSON_AddNumberToObject(o, "connections", (double)s->connections);
+	cJSON_AddItemToObject(o, "last_request", s->last_req ?
+	    cJSON_Duplicate(s->last_req, 1) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, "last_token_request", s->last_tok ?
+	    cJSON_Duplicate(s->last_tok, 1) : cJSON_CreateNull());
+	pthread_mutex_unlock(&s->mtx);
+	return (print_json(o));
+}
+
+static void
+sim_reset(struct sim *s)
+{
+	cJSON	*req, *tok;
+
+	pthread_mutex_lock(&s->mtx);
+	free_faults(s);
+	s->token_requests = s->api_requests = s->connections = 0;
+	s->revoked = 0;
+	req = s->last_req;
+	tok = s->last_tok;
+	s->last_req = s->last_tok = NULL;
+	free(s->roles);
+	s->roles = dupstr(s->roles0);
+	s->lifetime = s->lifetime0;
+	s->version = s->version0;
+	s->latency_ms = 0;
+	pthread_mutex_unlock(&s->mtx);
+	cJSON_Delete(req);
+	cJSON_Delete(tok);
+	sim_store_reset(s->store);
+}
+
+/* An integral number in [min, max]: 0 absent, 1 found (*out), -1 bad. */
+static int
+num_field(const cJSON *o, const char *name, long long min, long long max,
+    long long *out)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+	double		 d;
+
+	if (v == NULL)
+		return (0);
+	if (!cJSON_IsNumber(v))
+		return (-1);
+	d = v->valuedouble;
+	if (d != (double)(long long)d || d < (double)min || d > (double)max)
+		return (-1);
+	*out = (long long)d;
+	return (1);
+}
+
+static int
+keys_known(const cJSON *o, const char *const *keys, const char **bad)
+{
+	const cJSON	*it;
+	size_t		 i;
+
+	cJSON_ArrayForEach(it, o) {
+		for (i = 0; keys[i] != NULL; i++)
+			if (strcmp(it->string, keys[i]) == 0)
+				break;
+		if (keys[i] == NULL) {
+			*bad = it->string;
+			return (0);
+		}
+	}
+	return (1);
+}
+
+static enum MHD_Result
+ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
+{
+	static const char *const keys[] = { "token_lifetime", "roles",
+	    "latency_ms", "token_version", NULL };
+	const cJSON	*roles;
+	const char	*bad;
+	long long	 lt = 0, lat = 0, ver = 0;
+	int		 has_lt, has_lat, has_ver;
+	char		 msg[128];
+
+	if (!keys_known(o, keys, &bad)) {
+		snprintf(msg, sizeof(msg), "unknown config key '%.60s'", bad);
+		return (ctl_answer(c, 400, ctl_error(msg)));
+	}
+	roles = cJSON_GetObjectItemCaseSensitive(o, "roles");
+	if ((has_lt = num_field(o, "token_lifetime", 0, 30 * 86400, &lt)) < 0)
+		return (ctl_answer(c, 400, ctl_error("token_lifetime must be "
+		    "an integer from 0 to 2592000")));
+	if ((has_lat = num_field(o, "latency_ms", 0, 600000, &lat)) < 0)
+		return (ctl_answer(c, 400, ctl_error("latency_ms must be an "
+		    "integer from 0 to 600000")));
+	if ((has_ver = num_field(o, "token_version", 1, 2, &ver)) < 0)
+		return (ctl_answer(c, 400, ctl_error("token_version must be "
+		    "1 or 2")));
+	if (roles != NULL && !cJSON_IsString(roles) && !cJSON_IsNull(roles))
+		return (ctl_answer(c, 400, ctl_error("roles must be a "
+		    "comma-separated string, \"\" or null")));
+	pthread_mutex_lock(&s->mtx);
+	if (has_lt)
+		s->lifetime = (int)lt;
+	if (has_lat)
+		s->latency_ms = (long)lat;
+	if (has_ver)
+		s->version = (int)ver;
+	if (roles != NULL) {
+		free(s->roles);
+		s->roles = cJSON_IsString(roles) ?
+		    xstrdup(roles->valuestring) : NULL;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return (ctl_answer(c, 200, ok_json()));
+}
+
+static enum MHD_Result
+ctl_fault(struct sim *s, struct MHD_Connection *c, const cJSON *o)
+{
+	static const char *const keys[] = { "target", "kind", "count",
+	    "status", "retry_after", "aadsts", "error", "delay_ms", "bytes",
+	    NULL };
+	const char	*target, *kind, *error, *bad;
+	struct fault	*f, **tail;
+	long long	 v;
+	size_t		 i;
+	int		 t;
+	char		 msg[128];
+
+	if (!keys_known(o, keys, &bad)) {
+		snprintf(msg, sizeof(msg), "unknown fault key '%.60s'", bad);
+		return (ctl_answer(c, 400, ctl_error(msg)));
+	}
+	target = claim(o, "target");
+	kind = claim(o, "kind");
+	if (target == NULL || (strcmp(target, "token") != 0 &&
+	    strcmp(target, "api") != 0))
+		return (ctl_answer(c, 400, ctl_error("target must be "
+		    "\"token\" or \"api\"")));
+	t = strcmp(target, "token") == 0 ? T_TOKEN : T_API;
+	for (i = 0; kind != NULL && i < sizeof(fkinds) / sizeof(fkinds[0]);
+	    i++)
+		if (strcmp(kind, fkinds[i].name) == 0 &&
+		    (t == T_TOKEN ? fkinds[i].token : fkinds[i].api))
+			break;
+	if (kind == NULL || i == sizeof(fkinds) / sizeof(fkinds[0])) {
+		snprintf(msg, sizeof(msg), "unknown fault kind '%.40s' for "
+		    "target %s", kind ? kind : "", target);
+		return (ctl_answer(c, 400, ctl_error(msg)));
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->kind = fkinds[i].kind;
+	f->count = 1;
+	f->retry_after = f->delay_ms = -1;
+	f->bytes = -1;
+	if (num_field(o, "count", -1, 1000000000, &v) == 1)
+		f->count = (long)v;
+	if (num_field(o, "count", -1, 1000000000, &v) < 0 || f->count == 0)
+		goto bad;
+	if (num_field(o, "status", 100, 599, &v) == 1)
+		f->status = (unsigned)v;
+	else if (cJSON_HasObjectItem(o, "status"))
+		goto bad;
+	if (num_field(o, "retry_after", 0, 86400, &v) == 1)
+		f->retry_after = (long)v;
+	else if (cJSON_HasObjectItem(o, "retry_after"))
+		goto bad;
+	if (num_field(o, "aadsts", 1, 999999999, &v) == 1)
+		f->aadsts = (long)v;
+	else if (cJSON_HasObjectItem(o, "aadsts"))
+		goto bad;
+	if (num_field(o, "delay_ms", 0, 3600000, &v) == 1)
+		f->delay_ms = (long)v;
+	else if (cJSON_HasObjectItem(o, "delay_ms"))
+		goto bad;
+	if (num_field(o, "bytes", 0, 1LL << 40, &v) == 1)
+		f->bytes = v;
+	else if (cJSON_HasObjectItem(o, "bytes"))
+		goto bad;
+	if (cJSON_HasObjectItem(o, "error")) {
+		if ((error = claim(o, "error")) == NULL || *error == '\0' ||
+		    strlen(error) >= sizeof(f->error) ||
+		    strspn(error, "abcdefghijklmnopqrstuvwxyz_") !=
+		    strlen(error))
+			goto bad;
+		snprintf(f->error, sizeof(f->error), "%s", error);
+	}
+	pthread_mutex_lock(&s->mtx);
+	for (tail = &s->faults[t]; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = f;
+	pthread_mutex_unlock(&s->mtx);
+	if (s->verbose)
+		log_info("sim: queued %s fault '%s' (count %ld)", target, kind,
+		    f->count);
+	return (ctl_answer(c, 200, ok_json()));
+bad:
+	free(f);
+	return (ctl_answer(c, 400, ctl_error("invalid fault: count is -1 or "
+	    ">= 1; status 100-599; retry_after, delay_ms, bytes, aadsts are "
+	    "non-negative integers; error is a lower-case OAuth error code")));
+}
+
+static enum MHD_Result
+handle_control(struct sim *s, struct MHD_Connection *c, struct sreq *r,
+    const char *url, const char *method)
+{
+	const char	*name = url + 6;	/* after "/_sim/" */
+	cJSON		*o;
+	enum MHD_Result	 ret;
+	int		 post = strcmp(method, "POST") == 0;
+
+	if (strcmp(name, "stats") == 0) {
+		if (strcmp(method, "GET") != 0)
+			return (ctl_answer(c, 405, ctl_error("use GET")));
+		return (ctl_answer(c, 200, stats_json(s)));
+	}
+	if (strcmp(name, "reset") != 0 && strcmp(name, "revoke") != 0 &&
+	    strcmp(name, "config") != 0 && strcmp(name, "fault") != 0)
+		return (ctl_answer(c, 404, ctl_error("no such control "
+		    "endpoint")));
+	if (!post)
+		return (ctl_answer(c, 405, ctl_error("use POST")));
+	if (strcmp(name, "reset") == 0) {
+		sim_reset(s);
+		return (ctl_answer(c, 200, ok_json()));
+	}
+	if (strcmp(name, "revoke") == 0) {
+		pthread_mutex_lock(&s->mtx);
+		s->revoked = s->serial;
+		pthread_mutex_unlock(&s->mtx);
+		return (ctl_answer(c, 200, ok_json()));
+	}
+	if (r->too_big)
+		return (ctl_answer(c, 413, ctl_error("body too large")));
+	o = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
+	    r->body.len);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return (ctl_answer(c, 400, ctl_error("body must be a JSON "
+		    "object")));
+	}
+	if (strcmp(name, "config") == 0)
+		ret = ctl_config(s, c, o);
+	else
+		ret = ctl_fault(s, c, o);
+	cJSON_Delete(o);
+	return (ret);
+}
+
+/* ---- libmicrohttpd glue ---- */
+
+static struct sreq *
+sreq_new(const char *uri)
+{
+	struct sreq	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return (NULL);
+	if ((r->uri = strdup(uri ? uri : "/")) == NULL) {
+		free(r);
+		return (NULL);
+	}
+	buf_init(&r->body, API_BODY_MAX);
+	return (r);
+}
+
+static void *
+uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	return (sreq_new(uri));
+}
+
+static void
+completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct sreq	*r = *con_cls;
+
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	buf_wipe(&r->body);
+	free(r->uri);
+	free(r);
+}
+
+static void
+conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct sim	*s = cls;
+
+	if (toe != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	pthread_mutex_lock(&s->mtx);
+	s->connections++;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+static void	mhd_log(void *, const char *, va_list)
+		    __attribute__((__format__(__printf__, 2, 0)));
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char	 line[512];
+	size_t	 n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	log_debug("sim: libmicrohttpd: %s", line);
+}
+
+static enum MHD_Result
+access_cb(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct sim	*s = cls;
+	struct sreq	*r = *con_cls;
+
+	if (r == NULL) {
+		if ((r = sreq_new(url)) == NULL)
+			return (MHD_NO);
+		*con_cls = r;
+	}
+	if (!r->started) {
+		/* first call: headers only; never answer before the body */
+		r->started = 1;
+		if (token_path(url, NULL))
+			r->body.max = TOKEN_BODY_MAX;
+		return (MHD_YES);
+	}
+	if (*upload_size != 0) {
+		if (!r->too_big &&
+		    buf_append(&r->body, upload, *upload_size) == -1) {
+			r->too_big = 1;
+			buf_reset(&r->body);
+		}
+		*upload_size = 0;
+		return (MHD_YES);
+	}
+	if (stopping(s))
+		return (MHD_NO);
+	if (s->verbose)
+		log_info("sim: %s %.300s (%zu body bytes)", method, r->uri,
+		    r->body.len);
+	if (strncmp(url, "/_sim/", 6) == 0)
+		return (handle_control(s, c, r, url, method));
+	if (token_path(url, NULL))
+		return (handle_token(s, c, r, url, method));
+	return (handle_api(s, c, r, url, method));
+}
+
+/* ---- public interface ---- */
+
+static void
+sim_free(struct sim *s)
+{
+	free_faults(s);
+	cJSON_Delete(s->last_req);
+	cJSON_Delete(s->last_tok);
+	sim_store_free(s->store);
+	sim_tls_free(&s->tls);
+	free(s->tenant);
+	free(s->client);
+	util_free_secret(s->secret);
+	free(s->roles0);
+	free(s->roles);
+	pthread_mutex_destroy(&s->mtx);
+	free(s);
+}
+
+static void
+set_errmsg(char **err, const char *msg)
+{
+	if (err != NULL) {
+		free(*err);
+		*err = strdup(msg);
+	}
+}
+
+struct sim *
+sim_start(const struct sim_options *o, char **err)
+{
+	struct sim		*s;
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	const char		*host;
+	const union MHD_DaemonInfo *di;
+	unsigned int		 flags;
+
+	if (err != NULL)
+		*err = NULL;
+	if (o == NULL || o->tenant_id == NULL || o->client_id == NULL ||
+	    o->client_secret == NULL) {
+		set_errmsg(err, "tenant_id, client_id and client_secret are "
+		    "required");
+		return (NULL);
+	}
+	s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->mtx, NULL);
+	atomic_init(&s->stopping, 0);
+	s->tenant = xstrdup(o->tenant_id);
+	s->client = xstrdup(o->client_id);
+	s->secret = xstrdup(o->client_secret);
+	s->roles0 = dupstr(o->roles);
+	s->roles = dupstr(o->roles);
+	s->lifetime0 = s->lifetime = o->token_lifetime > 0 ?
+	    o->token_lifetime : 3599;
+	s->version0 = s->version = o->token_version == 2 ? 2 : 1;
+	s->verbose = o->verbose;
+	s->store = sim_store_new();
+
+	memset(&ss, 0, sizeof(ss));
+	flags = MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_TLS |
+	    MHD_USE_ERROR_LOG;
+	host = o->bind_host ? o->bind_host : "127.0.0.1";
+	if (strcmp(host, "localhost") == 0)
+		host = "127.0.0.1";
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(o->port);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(o->port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		set_errmsg(err, "bind_host must be an IP address");
+		goto fail;
+	}
+
+	if (sim_tls_init(&s->tls, err) == -1)
+		goto fail;
+	if (o->ca_out != NULL && sim_tls_write_ca(&s->tls, o->ca_out,
+	    err) == -1)
+		goto fail;
+
+	s->d = MHD_start_daemon(flags, o->port, NULL, NULL, access_cb, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_HTTPS_MEM_KEY, s->tls.key_pem,
+	    MHD_OPTION_HTTPS_MEM_CERT, s->tls.cert_pem,
+	    MHD_OPTION_CONNECTION_LIMIT, 4000U,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 120U,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(1024 * 1024),
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
+	    MHD_OPTION_END);
+	if (s->d == NULL) {
+		set_errmsg(err, "cannot start the HTTPS server (address in "
+		    "use or TLS setup failed)");
+		goto fail;
+	}
+	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di ? di->port : o->port;
+	if (s->verbose)
+		log_info("sim: listening on https://%s%s%s:%u", strchr(host,
+		    ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+		    s->port);
+	return (s);
+fail:
+	sim_free(s);
+	return (NULL);
+}
+
+unsigned short
+sim_port(const struct sim *s)
+{
+	return (s->port);
+}
+
+void
+sim_stop(struct sim *s)
+{
+	if (s == NULL)
+		return;
+	atomic_store(&s->stopping, 1);
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	sim_free(s);
+}
