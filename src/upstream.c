@@ -615,6 +615,8 @@ drain_inbox(struct upstream *up)
 		if (!up->tok_active && up->tok_easy) {
 			curl_easy_cleanup(up->tok_easy);
 			up->tok_easy = NULL;
+			curl_slist_free_all(up->tok_hdrs);
+			up->tok_hdrs = NULL;
 		}
 		log_info("configuration reloaded");
 	}

@@ -83,6 +83,9 @@ done_testing() {
 		_san=$(cat "$T"/defgate.*.log 2>/dev/null | grep -E \
 		    'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:|valgrind.*(definitely|ERROR SUMMARY: [1-9])' | head -5)
 		is "$_san" "" "no sanitizer or valgrind report in defgate logs"
+		[ -z "$_san" ] || grep -h -A40 -E \
+		    'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' \
+		    "$T"/defgate.*.log | head -120 | sed 's/^/# /'
 	fi
 	echo "1..$_n"
 	[ "$_failed" -eq 0 ]
