@@ -43,7 +43,7 @@
 
 #define API_BODY_MAX	(1024 * 1024)
 #define TOKEN_BODY_MAX	(64 * 1024)
-#define HUNT_MEM_ROWS	2000		/* more rows: stream (chunked) */
+#define HUNT_MEM_ROWS	2000		/* more rows: chunked stream */
 #define HUNT_MAX_ROWS	100000
 #define BIG_HEADER_MAX	(900 * 1024)
 #define RESOURCE	"https://api.security.microsoft.com"
@@ -109,18 +109,18 @@ struct sim {
 	int			 verbose;
 
 	pthread_mutex_t		 mtx;
-	char			*roles;		/* NULL: default roles */
+	char			*roles;		/* NULL: the default */
 	int			 lifetime, version;
 	long			 latency_ms;
 	unsigned long long	 serial;	/* last token issued */
-	unsigned long long	 revoked;	/* serials <= this: revoked */
+	unsigned long long	 revoked;	/* serials <= this: bad */
 	struct fault		*faults[2];	/* FIFO per target */
 	unsigned long long	 token_requests, api_requests, connections;
 	cJSON			*last_req, *last_tok;
 };
 
 struct sreq {
-	char		*uri;		/* raw request-target, query included */
+	char		*uri;		/* raw request-target with query */
 	struct buf	 body;
 	int		 started;
 	int		 too_big;
@@ -310,7 +310,8 @@ static void
 pad_fill(uint64_t total, uint64_t pos, char *out, size_t n)
 {
 	static const char	 pre[] = ODATA_PREFIX, suf[] = "\"}";
-	const uint64_t		 plen = sizeof(pre) - 1, slen = sizeof(suf) - 1;
+	const uint64_t		 plen = sizeof(pre) - 1;
+	const uint64_t		 slen = sizeof(suf) - 1;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t p = pos + i;
@@ -583,16 +584,14 @@ issue_token(struct sim *s, long long now, int lifetime, int version,
 	cJSON_AddNumberToObject(o, "nbf", (double)now);
 	cJSON_AddNumberToObject(o, "exp", (double)(now + lifetime));
 	cJSON_AddStringToObject(o, "aio", aio);
+	cJSON_AddStringToObject(o, "app_displayname", "defgate-demo");
 	if (version == 2) {
 		cJSON_AddStringToObject(o, "azp", s->client);
 		cJSON_AddStringToObject(o, "azpacr", "1");
 	} else {
-		cJSON_AddStringToObject(o, "app_displayname", "defgate-demo");
 		cJSON_AddStringToObject(o, "appid", s->client);
 		cJSON_AddStringToObject(o, "appidacr", "1");
 	}
-	if (version == 2)
-		cJSON_AddStringToObject(o, "app_displayname", "defgate-demo");
 	cJSON_AddStringToObject(o, "idp", iss);
 	cJSON_AddStringToObject(o, "idtyp", "app");
 	cJSON_AddStringToObject(o, "oid", SIM_OID);
@@ -672,8 +671,9 @@ bearer(struct sim *s, struct MHD_Connection *c, const char **why)
 static int
 has_role(const cJSON *claims, const char *role)
 {
-	const cJSON	*r, *a = cJSON_GetObjectItemCaseSensitive(claims, "roles");
+	const cJSON	*r, *a;
 
+	a = cJSON_GetObjectItemCaseSensitive(claims, "roles");
 	cJSON_ArrayForEach(r, a)
 		if (cJSON_IsString(r) && strcmp(r->valuestring, role) == 0)
 			return (1);
@@ -762,7 +762,8 @@ token_answer(struct MHD_Connection *c, unsigned status, char *body,
 
 static enum MHD_Result
 token_error(struct MHD_Connection *c, unsigned status, const char *error,
-    long code, const char *fmt, ...) __attribute__((__format__(__printf__, 5, 6)));
+    long code, const char *fmt, ...)
+    __attribute__((__format__(__printf__, 5, 6)));
 
 static enum MHD_Result
 token_error(struct MHD_Connection *c, unsigned status, const char *error,
@@ -864,8 +865,8 @@ token_fault(struct sim *s, struct MHD_Connection *c, const struct fault *f,
 		return (token_answer(c, status, entra_error(error, code, text,
 		    header(c, "client-request-id")), ra));
 	case F_MALFORMED:
-		return (token_answer(c, 200, xstrdup("{\"token_type\":\"Bearer\","
-		    "\"expires_in\":3599,\"access_tok"), -1));
+		return (token_answer(c, 200, xstrdup("{\"token_type\":"
+		    "\"Bearer\",\"expires_in\":3599,\"access_tok"), -1));
 	case F_MISSING_TOKEN:
 	case F_MISSING_EXPIRY:
 		pthread_mutex_lock(&s->mtx);
@@ -1119,10 +1120,10 @@ out:
 /* ---- Defender API ---- */
 
 struct answer {
-	char		 reqid[37];	/* request-id, also the error target */
+	char		 reqid[37];	/* request-id = error target */
 	unsigned	 status;
 	char		*body;		/* JSON text, or */
-	struct sim_hunt	*hunt;		/* a streamed hunting response */
+	struct sim_hunt	*hunt;		/* a streamed hunting answer */
 };
 
 static void

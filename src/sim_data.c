@@ -309,8 +309,9 @@ static cJSON *
 add_alert(cJSON *inc, const struct alert_def *a, long long t0,
     const char *resolved_class)
 {
-	cJSON	*al, *id = cJSON_GetObjectItemCaseSensitive(inc, "incidentId");
+	cJSON	*al, *id;
 
+	id = cJSON_GetObjectItemCaseSensitive(inc, "incidentId");
 	al = alert((long long)id->valuedouble, a, t0, resolved_class);
 	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(inc, "alerts"),
 	    al);
@@ -736,7 +737,7 @@ static const char *const hunt_cols[][2] = {
 
 struct sim_hunt {
 	long		 rows, next;
-	int		 phase;		/* 0 head, 1 rows, 2 tail, 3 done */
+	int		 phase;		/* 0 head, 1 rows, 2 tail, 3 end */
 	long long	 t0;
 	struct buf	 pend;
 	size_t		 off;
