@@ -177,9 +177,14 @@ job_header_line(struct job *j, const char *b, size_t n)
 		long		 st = 0;
 
 		/* a new header block (after 1xx): forget the previous one */
-		for (size_t i = sp ? (size_t)(sp - b) + 1 : n; i < n &&
-		    b[i] >= '0' && b[i] <= '9' && st < 1000; i++)
-			st = st * 10 + (b[i] - '0');
+		size_t		 i = sp ? (size_t)(sp - b) + 1 : n, k;
+
+		/* exactly three digits, as HTTP requires; else status 0 */
+		for (k = 0; i + k < n && k < 4 && b[i + k] >= '0' &&
+		    b[i + k] <= '9'; k++)
+			st = st * 10 + (b[i + k] - '0');
+		if (k != 3)
+			st = 0;
 		j->status = st;
 		j->content_type[0] = j->retry_after[0] = '\0';
 		j->request_id[0] = '\0';

@@ -159,9 +159,12 @@ oauth_parse_response(long status, const char *body, size_t len,
 		    cJSON_GetObjectItemCaseSensitive(j, "error_description")));
 		codes = cJSON_GetObjectItemCaseSensitive(j, "error_codes");
 		if (cJSON_IsArray(codes) && cJSON_GetArraySize(codes) > 0 &&
-		    cJSON_IsNumber(cJSON_GetArrayItem(codes, 0)))
-			err->aadsts =
-			    (long)cJSON_GetArrayItem(codes, 0)->valuedouble;
+		    cJSON_IsNumber(cJSON_GetArrayItem(codes, 0))) {
+			double d = cJSON_GetArrayItem(codes, 0)->valuedouble;
+
+			/* AADSTS codes are small positive integers */
+			err->aadsts = d > 0 && d < 1e9 ? (long)d : 0;
+		}
 		copy_field(err->trace_id, sizeof(err->trace_id),
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j,
 		    "trace_id")), 1);

@@ -642,11 +642,13 @@ msg_after_exit(struct job_msg *m)
 static void
 post(struct upstream *up, struct job_msg *m)
 {
-	int posted = 0;
+	int posted = 0, wake = 0;
 
 	pthread_mutex_lock(&up->mu);
 	if (!up->exited) {
 		m->next = NULL;
+		/* one wake-up per batch: a non-empty inbox has one pending */
+		wake = up->in_head == NULL;
 		if (up->in_tail)
 			up->in_tail->next = m;
 		else
@@ -655,10 +657,10 @@ post(struct upstream *up, struct job_msg *m)
 		posted = 1;
 	}
 	pthread_mutex_unlock(&up->mu);
-	if (posted)
-		curl_multi_wakeup(up->multi);
-	else
+	if (!posted)
 		msg_after_exit(m);
+	else if (wake)
+		curl_multi_wakeup(up->multi);
 }
 
 static void

@@ -163,12 +163,12 @@ start_defgate() {
 	GW=http://127.0.0.1:$GW_PORT
 }
 
-# wait_ready: until /readyz answers 200 (max ~10 s)
+# wait_ready: until /readyz answers 200 (max ~20 s)
 wait_ready() {
 	i=0
 	while [ "$(curl -s -o /dev/null -w '%{http_code}' "$GW/readyz")" != 200 ]; do
 		i=$((i + 1))
-		[ "$i" -gt 100 ] && return 1
+		[ "$i" -gt 200 ] && return 1
 		sleep 0.1
 	done
 }

@@ -55,7 +55,7 @@ kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
 
 # --- Retry-After from the token endpoint is honoured
 fake_ctl reset '{}' >/dev/null
-fake_fault '{"target":"token","kind":"429","retry_after":3}'
+fake_fault '{"target":"token","kind":"429","retry_after":5}'
 t0=$(date +%s%N)
 start_defgate
 req GET /incidents
@@ -64,7 +64,7 @@ sleep 2
 is "$(fake_stat .token_requests)" 1 "token 429: no retry before Retry-After"
 wait_ready; ok $? "token 429: ready after Retry-After"
 t1=$(date +%s%N)
-[ $(( (t1 - t0) / 1000000 )) -ge 2900 ]; ok $? "token 429: retry waited >= 3 s"
+[ $(( (t1 - t0) / 1000000 )) -ge 4900 ]; ok $? "token 429: retry waited >= 5 s"
 is "$(fake_stat .token_requests)" 2 "token 429: exactly one retry"
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
 
