@@ -86,6 +86,8 @@ static const struct key keys[] = {
 	  1, 60000, "use a number from 1 to 60000" },
 	{ "client_timeout", "DEFGATE_CLIENT_TIMEOUT", K_UINT,
 	  OFF(client_timeout), 1, 3600, "use whole seconds from 1 to 3600" },
+	{ "http2", "DEFGATE_HTTP2", K_BOOL, OFF(http2), 0, 1,
+	  "use true or false" },
 	{ "max_upstream_connections", "DEFGATE_MAX_UPSTREAM_CONNECTIONS",
 	  K_UINT, OFF(max_upstream_conns), 1, 1024,
 	  "use a number from 1 to 1024" },
@@ -146,6 +148,7 @@ config_defaults(struct gw_config *cf)
 	cf->timeout_ms = 200 * 1000;
 	cf->token_timeout_ms = 30 * 1000;
 	cf->max_upstream_conns = 8;
+	cf->http2 = 1;
 }
 
 static int

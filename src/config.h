@@ -53,6 +53,7 @@ struct gw_config {
 	long			 timeout_ms;		/* API request, total */
 	long			 token_timeout_ms;	/* token request, total */
 	long			 max_upstream_conns;
+	int			 http2;		/* multiplex API calls */
 
 	int			 verbose;
 	char			*config_file;		/* path, for reload */

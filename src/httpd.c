@@ -29,7 +29,12 @@
 #include "util.h"
 #include "httpd.h"
 
-#define HTTPD_MEMORY_LIMIT	(64 * 1024)	/* per connection: headers */
+/*
+ * Per-connection pool: request line, headers and MHD's buffers. MHD zeroes
+ * it for every keep-alive request, so it is kept small; local callers
+ * send no bearer tokens (larger headers get MHD's 431).
+ */
+#define HTTPD_MEMORY_LIMIT	(16 * 1024)
 #define HTTPD_ASSET_MAX		(1024 * 1024)
 #define HTTPD_MAX_URI		(8 * 1024)
 

@@ -15,7 +15,7 @@
 #include "upstream.h"
 #include "util.h"
 
-#define PROXY_BLOCK_SIZE	(32 * 1024)
+#define PROXY_BLOCK_SIZE	(16 * 1024)	/* MHD's copy-out block */
 #define PROXY_MAX_HDR_VALUE	256
 
 struct MHD_Response *
@@ -315,10 +315,36 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r,
 		return (MHD_YES);
 	}
 	status = (unsigned)j->status;
-	j->streaming = 1;
-	resp = MHD_create_response_from_callback(j->content_length >= 0 ?
-	    (uint64_t)j->content_length : MHD_SIZE_UNKNOWN, PROXY_BLOCK_SIZE,
-	    proxy_reader, j, NULL);
+	if (j->done && !j->failed) {
+		/*
+		 * The common case: the whole body is here. Hand the buffer to
+		 * MHD (no copy, no reader block), which sends headers and body
+		 * in one write.
+		 */
+		char	*data = j->ring;
+		size_t	 len = j->rlen;
+
+		if (j->roff != 0 || data == NULL) {
+			data = util_strndup(j->ring ? j->ring + j->roff : "",
+			    len);
+			if (data == NULL) {
+				pthread_mutex_unlock(&j->mu);
+				return (MHD_NO);
+			}
+			free(j->ring);
+		}
+		j->ring = NULL;
+		j->rcap = j->rlen = j->roff = 0;
+		resp = MHD_create_response_from_buffer(len, data,
+		    MHD_RESPMEM_MUST_FREE);
+		if (resp == NULL)
+			free(data);
+	} else {
+		j->streaming = 1;
+		resp = MHD_create_response_from_callback(
+		    j->content_length >= 0 ? (uint64_t)j->content_length :
+		    MHD_SIZE_UNKNOWN, PROXY_BLOCK_SIZE, proxy_reader, j, NULL);
+	}
 	if (resp != NULL) {
 		if (j->content_type[0])
 			MHD_add_response_header(resp,

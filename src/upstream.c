@@ -233,6 +233,15 @@ start_transfer(struct upstream *up, struct job *j, struct token *tok)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, up->cf->timeout_ms);
+	/*
+	 * Hunting results can be tens of MiB. On HTTP/2, libcurl 7.88 keeps
+	 * reading a paused stream up to its fixed 32 MiB window, so a slow
+	 * client would make us buffer that much; on HTTP/1.1 a paused
+	 * transfer leaves the bytes in the socket and TCP pushes back.
+	 */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, up->cf->http2 &&
+	    j->route != ROUTE_HUNTING ? (long)CURL_HTTP_VERSION_2TLS :
+	    (long)CURL_HTTP_VERSION_1_1);
 	switch (j->method) {
 	case JOB_GET:
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
