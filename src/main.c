@@ -60,7 +60,7 @@ usage(FILE *f)
 "  (DEFGATE_LISTEN), allow_write (DEFGATE_ALLOW_WRITE), allow_from\n"
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
 "  timeout, connect_timeout, token_timeout, max_clients, client_timeout,\n"
-"  max_upstream_connections (DEFGATE_<KEY>).\n"
+"  max_upstream_connections, http2 (DEFGATE_<KEY>).\n"
 "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the settings.\n");
 }
 

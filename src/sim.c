@@ -13,6 +13,28 @@
  * Ownership: struct sim owns everything it points to; a struct sreq (one
  * per HTTP request) is made in the URI callback and freed in the
  * completion callback; a struct stream belongs to its MHD response.
+ *
+ * Random faults (for the soak test), set with POST /_sim/config and
+ * cleared by /_sim/reset; queued faults (/_sim/fault) take precedence:
+ *   "api_5xx_rate": p     each API request, with probability p, is
+ *                         answered 500 or 503 (even odds) with a Defender
+ *                         error body (counter "random_5xx");
+ *   "api_reset_rate": p   each API request, with probability p, is reset:
+ *                         even odds either before any response (the
+ *                         connection closes) or during the body (the real
+ *                         answer is sent with its full Content-Length and
+ *                         the connection is cut after half of the bytes);
+ *                         counter "random_resets" (all resets) and
+ *                         "random_resets_body" (those during the body);
+ *                         one draw per request decides: 5xx below
+ *                         api_5xx_rate, reset below the sum of both
+ *                         rates, else no fault (a sum over 1 is
+ *                         allowed: the 5xx rate wins);
+ *   "token_fail_every": n every n-th token request (counted from when n
+ *                         was set) fails with 503 temporarily_unavailable
+ *                         (counter "random_token_failures"); 0: off.
+ * The draws come from one xorshift64* generator under `mtx`, seeded from
+ * RAND_bytes() at start.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -116,6 +138,12 @@ struct sim {
 	unsigned long long	 revoked;	/* serials <= this: bad */
 	struct fault		*faults[2];	/* FIFO per target */
 	unsigned long long	 token_requests, api_requests, connections;
+	double			 rate_5xx, rate_reset;	/* random faults */
+	long			 token_fail_every;	/* 0: off */
+	unsigned long long	 token_seq;	/* since token_fail_every set */
+	unsigned long long	 random_5xx, random_resets, random_resets_body;
+	unsigned long long	 random_token_failures;
+	uint64_t		 rng;		/* xorshift64* state, never 0 */
 	cJSON			*last_req, *last_tok;
 };
 
@@ -139,6 +167,7 @@ struct stream {
 	long		 stall_ms;	/* > 0: pause once at stall_at */
 	uint64_t	 stall_at;
 	int		 stalled;
+	uint64_t	 cut_at;	/* > 0: reset the connection here */
 };
 
 /* ---- small helpers ---- */
@@ -339,6 +368,12 @@ stream_read(void *cls, uint64_t pos, char *out, size_t max)
 
 	if (stopping(st->s))
 		return (MHD_CONTENT_READER_END_WITH_ERROR);
+	if (st->cut_at > 0) {
+		if (pos >= st->cut_at)
+			return (MHD_CONTENT_READER_END_WITH_ERROR);
+		if (max > st->cut_at - pos)
+			max = (size_t)(st->cut_at - pos);
+	}
 	if (st->stall_ms > 0 && !st->stalled) {
 		if (pos >= st->stall_at) {
 			st->stalled = 1;
@@ -485,6 +520,75 @@ free_faults(struct sim *s)
 		}
 		s->faults[t] = NULL;
 	}
+}
+
+/* ---- random faults ---- */
+
+/* A uniform double in [0, 1); the caller holds s->mtx. */
+static double
+rng_next_locked(struct sim *s)
+{
+	uint64_t	 x = s->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	s->rng = x;
+	return ((double)((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53);
+}
+
+static void
+rng_seed(struct sim *s)
+{
+	uint64_t	 seed = 0;
+
+	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) != 1)
+		seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)s;
+	s->rng = seed != 0 ? seed : 0x9E3779B97F4A7C15ULL;
+}
+
+enum rfault { RF_NONE, RF_500, RF_503, RF_RESET, RF_RESET_BODY };
+
+/* Draw the random fault (if any) for one API request. */
+static enum rfault
+random_api_fault(struct sim *s)
+{
+	enum rfault	 rf = RF_NONE;
+	double		 u;
+
+	pthread_mutex_lock(&s->mtx);
+	if (s->rate_5xx > 0 || s->rate_reset > 0) {
+		u = rng_next_locked(s);
+		if (u < s->rate_5xx) {
+			rf = rng_next_locked(s) < 0.5 ? RF_500 : RF_503;
+			s->random_5xx++;
+		} else if (u < s->rate_5xx + s->rate_reset) {
+			rf = RF_RESET;
+			s->random_resets++;
+			if (rng_next_locked(s) < 0.5) {
+				rf = RF_RESET_BODY;
+				s->random_resets_body++;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return (rf);
+}
+
+/* Whether this token request is the n-th one that must fail. */
+static int
+random_token_fault(struct sim *s)
+{
+	int	 fail = 0;
+
+	pthread_mutex_lock(&s->mtx);
+	if (s->token_fail_every > 0 &&
+	    ++s->token_seq % (unsigned long long)s->token_fail_every == 0) {
+		fail = 1;
+		s->random_token_failures++;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return (fail);
 }
 
 /* ---- tokens ---- */
@@ -1109,6 +1213,15 @@ handle_token(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 			ret = MHD_NO;
 			goto out;
 		}
+	} else if (random_token_fault(s)) {
+		memset(&f, 0, sizeof(f));
+		f.kind = F_STATUS;
+		f.status = 503;
+		f.retry_after = f.delay_ms = f.bytes = -1;
+		if (s->verbose)
+			log_info("sim: random token failure (503)");
+		ret = token_fault(s, c, &f, v2);
+		goto out;
 	}
 	ret = token_normal(s, c, r, form, tenant ? tenant : "", v2, method);
 out:
@@ -1474,7 +1587,7 @@ api_headers(struct MHD_Response *resp, struct MHD_Connection *c,
 /* Send an API answer, shaped by a stall or big_headers fault if any. */
 static enum MHD_Result
 api_deliver(struct sim *s, struct MHD_Connection *c, struct answer *a,
-    const struct fault *f, const char *reqid)
+    const struct fault *f, const char *reqid, int cut)
 {
 	struct MHD_Response	*resp;
 	struct stream		*st;
@@ -1482,7 +1595,7 @@ api_deliver(struct sim *s, struct MHD_Connection *c, struct answer *a,
 	char			*big;
 	long long		 n;
 
-	if (a->hunt != NULL || (f != NULL && f->kind == F_STALL)) {
+	if (a->hunt != NULL || cut || (f != NULL && f->kind == F_STALL)) {
 		st = stream_new(s, a->hunt ? S_HUNT : S_MEM);
 		if (a->hunt != NULL) {
 			st->hunt = a->hunt;
@@ -1492,6 +1605,12 @@ api_deliver(struct sim *s, struct MHD_Connection *c, struct answer *a,
 			st->len = strlen(a->body);
 			size = st->len;
 			a->body = NULL;
+		}
+		if (cut) {
+			/* half of a known body; 8 KiB into a streamed one */
+			st->cut_at = size != MHD_SIZE_UNKNOWN ? size / 2 : 8192;
+			if (st->cut_at == 0)
+				st->cut_at = 1;
 		}
 		if (f != NULL && f->kind == F_STALL) {
 			st->stall_ms = f->delay_ms >= 0 ? f->delay_ms : 60000;
@@ -1599,6 +1718,7 @@ handle_api(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	char		 reqid[37];
 	long		 lat;
 	int		 hf;
+	enum rfault	 rf = RF_NONE;
 
 	record_request(s, c, r, method);
 	util_uuid(reqid);
@@ -1629,11 +1749,28 @@ handle_api(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 		default:
 			break;
 		}
+	} else if ((rf = random_api_fault(s)) != RF_NONE) {
+		if (s->verbose)
+			log_info("sim: random api fault %d", (int)rf);
+		switch (rf) {
+		case RF_RESET:
+			return (MHD_NO);
+		case RF_500:
+		case RF_503:
+			memset(&f, 0, sizeof(f));
+			f.kind = F_STATUS;
+			f.status = rf == RF_500 ? 500 : 503;
+			f.retry_after = f.delay_ms = f.bytes = -1;
+			return (api_fault_status(s, c, url, method, &f, reqid));
+		default:
+			break;	/* RF_RESET_BODY: cut the real answer */
+		}
 	}
 	memset(&a, 0, sizeof(a));
 	memcpy(a.reqid, reqid, sizeof(a.reqid));
 	api_answer(s, c, r, url, method, &a);
-	return (api_deliver(s, c, &a, hf ? &f : NULL, reqid));
+	return (api_deliver(s, c, &a, hf ? &f : NULL, reqid,
+	    rf == RF_RESET_BODY));
 }
 
 /* ---- control endpoints (/_sim/...) ---- */
@@ -1647,6 +1784,12 @@ stats_json(struct sim *s)
 	cJSON_AddNumberToObject(o, "token_requests", (double)s->token_requests);
 	cJSON_AddNumberToObject(o, "api_requests", (double)s->api_requests);
 	cJSON_AddNumberToObject(o, "connections", (double)s->connections);
+	cJSON_AddNumberToObject(o, "random_5xx", (double)s->random_5xx);
+	cJSON_AddNumberToObject(o, "random_resets", (double)s->random_resets);
+	cJSON_AddNumberToObject(o, "random_resets_body",
+	    (double)s->random_resets_body);
+	cJSON_AddNumberToObject(o, "random_token_failures",
+	    (double)s->random_token_failures);
 	cJSON_AddItemToObject(o, "last_request", s->last_req ?
 	    cJSON_Duplicate(s->last_req, 1) : cJSON_CreateNull());
 	cJSON_AddItemToObject(o, "last_token_request", s->last_tok ?
@@ -1663,6 +1806,11 @@ sim_reset(struct sim *s)
 	pthread_mutex_lock(&s->mtx);
 	free_faults(s);
 	s->token_requests = s->api_requests = s->connections = 0;
+	s->rate_5xx = s->rate_reset = 0;
+	s->token_fail_every = 0;
+	s->token_seq = 0;
+	s->random_5xx = s->random_resets = s->random_resets_body = 0;
+	s->random_token_failures = 0;
 	s->revoked = 0;
 	req = s->last_req;
 	tok = s->last_tok;
@@ -1697,6 +1845,21 @@ num_field(const cJSON *o, const char *name, long long min, long long max,
 	return (1);
 }
 
+/* A number in [0, 1]: 0 absent, 1 found (*out), -1 bad. */
+static int
+rate_field(const cJSON *o, const char *name, double *out)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (v == NULL)
+		return (0);
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) ||
+	    !(v->valuedouble <= 1))
+		return (-1);
+	*out = v->valuedouble;
+	return (1);
+}
+
 static int
 keys_known(const cJSON *o, const char *const *keys, const char **bad)
 {
@@ -1719,11 +1882,13 @@ static enum MHD_Result
 ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 {
 	static const char *const keys[] = { "token_lifetime", "roles",
-	    "latency_ms", "token_version", NULL };
+	    "latency_ms", "token_version", "api_5xx_rate", "api_reset_rate",
+	    "token_fail_every", NULL };
 	const cJSON	*roles;
 	const char	*bad;
-	long long	 lt = 0, lat = 0, ver = 0;
-	int		 has_lt, has_lat, has_ver;
+	long long	 lt = 0, lat = 0, ver = 0, every = 0;
+	double		 r5 = 0, rr = 0;
+	int		 has_lt, has_lat, has_ver, has_r5, has_rr, has_every;
 	char		 msg[128];
 
 	if (!keys_known(o, keys, &bad)) {
@@ -1740,6 +1905,14 @@ ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 	if ((has_ver = num_field(o, "token_version", 1, 2, &ver)) < 0)
 		return (ctl_answer(c, 400, ctl_error("token_version must be "
 		    "1 or 2")));
+	if ((has_r5 = rate_field(o, "api_5xx_rate", &r5)) < 0 ||
+	    (has_rr = rate_field(o, "api_reset_rate", &rr)) < 0)
+		return (ctl_answer(c, 400, ctl_error("api_5xx_rate and "
+		    "api_reset_rate must be numbers from 0 to 1")));
+	if ((has_every = num_field(o, "token_fail_every", 0, 1000000000,
+	    &every)) < 0)
+		return (ctl_answer(c, 400, ctl_error("token_fail_every must be "
+		    "an integer from 0 (off) to 1000000000")));
 	if (roles != NULL && !cJSON_IsString(roles) && !cJSON_IsNull(roles))
 		return (ctl_answer(c, 400, ctl_error("roles must be a "
 		    "comma-separated string, \"\" or null")));
@@ -1750,6 +1923,14 @@ ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 		s->latency_ms = (long)lat;
 	if (has_ver)
 		s->version = (int)ver;
+	if (has_r5)
+		s->rate_5xx = r5;
+	if (has_rr)
+		s->rate_reset = rr;
+	if (has_every) {
+		s->token_fail_every = (long)every;
+		s->token_seq = 0;
+	}
 	if (roles != NULL) {
 		free(s->roles);
 		s->roles = cJSON_IsString(roles) ?
@@ -2060,6 +2241,7 @@ sim_start(const struct sim_options *o, char **err)
 	s->version0 = s->version = o->token_version == 2 ? 2 : 1;
 	s->verbose = o->verbose;
 	s->store = sim_store_new();
+	rng_seed(s);
 
 	memset(&ss, 0, sizeof(ss));
 	flags = MHD_USE_INTERNAL_POLLING_THREAD |
