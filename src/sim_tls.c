@@ -24,6 +24,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "jwt.h"
 #include "sim_int.h"
 
 #define SIM_CERT_DAYS	2
@@ -73,52 +74,11 @@ sim_b64url(const unsigned char *in, size_t len)
 	return (out);
 }
 
+/* The same decoder defgate uses for tokens (jwt.c). */
 unsigned char *
 sim_b64url_decode(const char *in, size_t len, size_t *outlen)
 {
-	char		*t;
-	unsigned char	*out;
-	size_t		 i, tl, pad;
-	int		 n;
-
-	while (len > 0 && in[len - 1] == '=')
-		len--;
-	if (len % 4 == 1 || len > (size_t)1 << 28)
-		return (NULL);
-	pad = (4 - len % 4) % 4;
-	tl = len + pad;
-	if ((t = malloc(tl + 1)) == NULL)
-		return (NULL);
-	for (i = 0; i < len; i++) {
-		char c = in[i];
-
-		if (c == '-')
-			c = '+';
-		else if (c == '_')
-			c = '/';
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9'))) {
-			free(t);
-			return (NULL);
-		}
-		t[i] = c;
-	}
-	for (; i < tl; i++)
-		t[i] = '=';
-	t[tl] = '\0';
-	if ((out = malloc(tl / 4 * 3 + 1)) == NULL) {
-		free(t);
-		return (NULL);
-	}
-	n = EVP_DecodeBlock(out, (unsigned char *)t, (int)tl);
-	free(t);
-	if (n < 0) {
-		free(out);
-		return (NULL);
-	}
-	*outlen = (size_t)n - pad;
-	out[*outlen] = '\0';
-	return (out);
+	return (jwt_b64url_decode(in, len, outlen));
 }
 
 /* ---- JWT ---- */

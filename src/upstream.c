@@ -320,15 +320,22 @@ fail_token(struct upstream *up, struct job *j)
 	fail_job(j, 503, "TokenUnavailable", msg, ra);
 }
 
+/* Take a job's transfer out of the multi handle; the job stays alive. */
+static void
+detach(struct upstream *up, struct job *j)
+{
+	curl_multi_remove_handle(up->multi, j->easy);
+	pool_put(up, j->easy);
+	j->easy = NULL;
+	active_del(up, j);
+}
+
 static void
 finish_api(struct upstream *up, struct job *j, CURLcode res)
 {
 	long long ms = util_mono_ms() - j->up_start_ms;
 
-	curl_multi_remove_handle(up->multi, j->easy);
-	pool_put(up, j->easy);
-	j->easy = NULL;
-	active_del(up, j);
+	detach(up, j);
 	status_upstream(ms, res == CURLE_OK ? j->status : 0);
 	if (j->status == 403 && j->peeklen > 0 &&
 	    strstr(j->peek, "Missing application roles") != NULL)
@@ -570,10 +577,7 @@ handle_msg(struct upstream *up, struct job_msg *m)
 			waiters_remove(up, j);
 			job_unref(j);	/* the back thread's reference */
 		} else if (j->easy) {
-			curl_multi_remove_handle(up->multi, j->easy);
-			pool_put(up, j->easy);
-			j->easy = NULL;
-			active_del(up, j);
+			detach(up, j);
 			token_unref(j->tok);
 			j->tok = NULL;
 			log_debug("%s: client went away: transfer cancelled",
@@ -710,10 +714,7 @@ fail_everything(struct upstream *up)
 	}
 	up->w_head = up->w_tail = NULL;
 	while ((j = up->active) != NULL) {
-		curl_multi_remove_handle(up->multi, j->easy);
-		pool_put(up, j->easy);
-		j->easy = NULL;
-		active_del(up, j);
+		detach(up, j);
 		token_unref(j->tok);
 		j->tok = NULL;
 		fail_job(j, 503, "ServiceUnavailable", "defgate is shutting "
