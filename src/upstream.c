@@ -242,6 +242,13 @@ start_transfer(struct upstream *up, struct job *j, struct token *tok)
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, up->cf->http2 &&
 	    j->route != ROUTE_HUNTING ? (long)CURL_HTTP_VERSION_2TLS :
 	    (long)CURL_HTTP_VERSION_1_1);
+	/*
+	 * libcurl silently resends a request when a reused connection turns
+	 * out dead before any answer. Fine for reads; a PATCH may append a
+	 * comment, so writes always take a fresh connection instead.
+	 */
+	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT,
+	    j->method == JOB_PATCH ? 1L : 0L);
 	switch (j->method) {
 	case JOB_GET:
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
