@@ -2,9 +2,11 @@
  * proxy.c: build jobs from local requests, answer from finished jobs.
  * Front (MHD) thread only. See proxy.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 
@@ -245,6 +247,26 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 	return (MHD_YES);
 }
 
+/*
+ * A suspended connection is not polled by MHD, so a client that hangs up
+ * while we wait would go unnoticed until the upstream answers. Peek at the
+ * socket: EOF or an error means nobody is waiting any more.
+ */
+static int
+client_gone(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo	*ci;
+	char				 b;
+	ssize_t				 n;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL)
+		return (0);
+	n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR));
+}
+
 static ssize_t
 proxy_reader(void *cls, uint64_t pos, char *out, size_t max)
 {
@@ -265,6 +287,8 @@ proxy_reader(void *cls, uint64_t pos, char *out, size_t max)
 	else if (j->done)
 		ret = j->failed ? MHD_CONTENT_READER_END_WITH_ERROR :
 		    MHD_CONTENT_READER_END_OF_STREAM;
+	else if (client_gone(j->conn))
+		ret = MHD_CONTENT_READER_END_WITH_ERROR;
 	else {
 		/* nothing yet: sleep until the back thread has more */
 		j->front_suspended = 1;
@@ -308,7 +332,17 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r,
 		return (ret);
 	}
 	if (!j->headers_ready || (!j->done && !j->curl_paused)) {
-		/* not yet: whole body, or a full buffer for large ones */
+		/*
+		 * Not yet (whole body, or a full buffer for large ones). The
+		 * back thread also wakes us about once a second while we wait
+		 * (upstream_probe): a client that has gone away ends the
+		 * request here, which cancels the transfer.
+		 */
+		if (client_gone(c)) {
+			pthread_mutex_unlock(&j->mu);
+			log_debug("%s: client went away while waiting", r->reqid);
+			return (MHD_NO);
+		}
 		j->front_suspended = 1;
 		MHD_suspend_connection(c);
 		pthread_mutex_unlock(&j->mu);

@@ -36,6 +36,7 @@
 #define UP_MAX_HEADER_BYTES	(64 * 1024)
 #define UP_TOKEN_BODY_MAX	(64 * 1024)
 #define UP_POLL_CAP_MS		1000
+#define UP_PROBE_MS		1000
 
 struct upstream {
 	const struct gw_config	*cf;
@@ -63,6 +64,7 @@ struct upstream {
 	long			 tok_retry_after;
 	char			 tok_err[CURL_ERROR_SIZE];
 	struct curl_slist	*tok_hdrs;
+	long long		 last_probe_ms;
 };
 
 static void	dispatch(struct upstream *, struct job *);
@@ -731,6 +733,31 @@ fail_everything(struct upstream *up)
 	}
 }
 
+/*
+ * About once a second, wake the front for every job it has been waiting on
+ * for a while, so it can notice clients that hung up (proxy.c client_gone)
+ * and cancel their transfers instead of running them to the timeout.
+ */
+static void
+probe(struct upstream *up)
+{
+	long long	 now = util_mono_ms();
+	struct job	*j;
+
+	if (now - up->last_probe_ms < UP_PROBE_MS)
+		return;
+	up->last_probe_ms = now;
+	for (int pass = 0; pass < 2; pass++)
+		for (j = pass ? up->w_head : up->active; j != NULL;
+		    j = pass ? j->wnext : j->anext) {
+			if (now - j->start_ms < UP_PROBE_MS)
+				continue;
+			pthread_mutex_lock(&j->mu);
+			job_notify(j);
+			pthread_mutex_unlock(&j->mu);
+		}
+}
+
 static void *
 upstream_main(void *arg)
 {
@@ -762,6 +789,7 @@ upstream_main(void *arg)
 					finish_api(up, j, res);
 			}
 		}
+		probe(up);
 		wait_ms = token_next_event_ms(up->tc, util_mono_ms(),
 		    UP_POLL_CAP_MS);
 		curl_multi_poll(up->multi, NULL, 0, (int)wait_ms, NULL);

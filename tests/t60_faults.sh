@@ -151,6 +151,23 @@ wait_ready; ok $? "clients gone while waiting for the token: token still fetched
 req GET /incidents
 is "$CODE" 200 "and the next request is served"
 
+# a client that hangs up while its request waits: the transfer is cancelled
+# within about a second, not run to the upstream timeout
+stop_defgate
+start_defgate -v
+wait_ready
+fake_fault '{"target":"api","kind":"hang","delay_ms":6000}'
+curl -s -o /dev/null --max-time 0.5 "$GW/incidents"
+i=0
+while ! grep -q 'transfer cancelled' "$GW_LOG" && [ $i -lt 40 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+grep -q 'transfer cancelled' "$GW_LOG"; ok $? "client gone while waiting: upstream transfer cancelled"
+[ $i -lt 30 ]; ok $? "... within about a second ($((i * 100)) ms)"
+req GET /status.json
+is "$CODE" 200 "... and the daemon serves on"
+
 # 1,000 idle connections (slowloris) do not stop others being served
 fds=""
 for i in $(seq 1000); do
