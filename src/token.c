@@ -36,6 +36,7 @@ struct token_cache {
 	long long		 refresh_at;	/* unix s: refresh-ahead time */
 	long long		 next_attempt_ms; /* mono ms, after a failure */
 	long			 backoff_ms;
+	long long		 req_sent;	/* unix s: token request sent */
 	int			 have_error;
 	struct oauth_error	 err;
 	struct token_view	 view;		/* what status shows */
@@ -191,6 +192,7 @@ void
 token_refresh_started(struct token_cache *tc)
 {
 	tc->refreshing = 1;
+	tc->req_sent = util_now();
 	publish(tc);
 }
 
@@ -232,8 +234,9 @@ token_refresh_finished(struct token_cache *tc, long status, const char *body,
 		strncpy(oe.description, transport_err,
 		    sizeof(oe.description) - 1);
 		oe.when = now;
-	} else if (oauth_parse_response(status, body, len, now, &ot,
-	    &oe) == 0)
+	} else if (oauth_parse_response(status, body, len,
+	    /* expires_in counts from issue: date it from when we asked */
+	    tc->req_sent ? tc->req_sent : now, &ot, &oe) == 0)
 		goto success;
 	oe.retry_after = retry_after;
 	tc->err = oe;
