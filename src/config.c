@@ -697,38 +697,53 @@ cidr_match(const struct config_cidr *c, const unsigned char *a, int family)
 	return (1);
 }
 
+/* The address bytes and family of sa, v4-mapped v6 as v4; NULL if neither. */
+static const unsigned char *
+addr_bytes(const struct sockaddr *sa, int *family)
+{
+	const struct sockaddr_in6 *s6;
+
+	if (sa == NULL)
+		return (NULL);
+	if (sa->sa_family == AF_INET) {
+		*family = AF_INET;
+		return ((const unsigned char *)
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+	}
+	if (sa->sa_family != AF_INET6)
+		return (NULL);
+	s6 = (const struct sockaddr_in6 *)(const void *)sa;
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		*family = AF_INET;
+		return (s6->sin6_addr.s6_addr + 12);
+	}
+	*family = AF_INET6;
+	return (s6->sin6_addr.s6_addr);
+}
+
+int
+config_is_loopback(const struct sockaddr *sa)
+{
+	const unsigned char	*a;
+	int			 family;
+
+	if ((a = addr_bytes(sa, &family)) == NULL)
+		return (0);
+	if (family == AF_INET)
+		return (a[0] == 127);
+	return (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)(const void *)a));
+}
+
 int
 config_allowed(const struct gw_config *cf, const struct sockaddr *sa)
 {
 	const unsigned char	*a;
-	unsigned char		 v4[4];
 	int			 family;
 
-	if (sa == NULL)
+	if (!cf->allow_from_set)
+		return (config_is_loopback(sa));
+	if ((a = addr_bytes(sa, &family)) == NULL)
 		return (0);
-	if (sa->sa_family == AF_INET) {
-		a = (const unsigned char *)
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
-		family = AF_INET;
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 =
-		    (const struct sockaddr_in6 *)(const void *)sa;
-
-		a = s6->sin6_addr.s6_addr;
-		family = AF_INET6;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			memcpy(v4, a + 12, 4);
-			a = v4;
-			family = AF_INET;
-		}
-	} else
-		return (0);
-	if (!cf->allow_from_set) {
-		if (family == AF_INET)
-			return (a[0] == 127);
-		return (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)
-		    (const void *)a));
-	}
 	for (int i = 0; i < cf->nallow_from; i++)
 		if (cidr_match(&cf->allow_from[i], a, family))
 			return (1);

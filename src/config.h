@@ -79,6 +79,8 @@ int	 config_finalize(struct gw_config *, struct buf *errs);
 int	 config_build(struct gw_config *, const char *file,
 	    char *const *cmdline, int ncmdline, struct buf *errs);
 void	 config_free(struct gw_config *);
+/* 1 when addr is a loopback address (v4, v6 or v4-mapped). */
+int	 config_is_loopback(const struct sockaddr *);
 /* 1 when addr (sockaddr) may call the gateway. */
 int	 config_allowed(const struct gw_config *, const struct sockaddr *);
 /* Name of the environment variable for a key, or NULL. */

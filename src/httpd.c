@@ -172,8 +172,7 @@ static enum MHD_Result
 serve_readyz(struct MHD_Connection *c, struct gw_request *r)
 {
 	struct oauth_error	 e;
-	char			 msg[640];
-	const char		*hint;
+	char			 msg[640], why[512];
 
 	if (status_token_ready()) {
 		const char *ok = "{\"status\":\"ready\"}";
@@ -181,10 +180,8 @@ serve_readyz(struct MHD_Connection *c, struct gw_request *r)
 		return (serve_json(c, r, 200, strdup(ok), strlen(ok)));
 	}
 	if (status_token_error(&e)) {
-		hint = oauth_hint(e.aadsts);
-		snprintf(msg, sizeof(msg), "no valid token: %s%s%.0ld%s%s",
-		    e.error, e.aadsts ? " AADSTS" : "", e.aadsts,
-		    hint ? " - hint: " : "", hint ? hint : "");
+		oauth_error_describe(&e, why, sizeof(why));
+		snprintf(msg, sizeof(msg), "no valid token: %s", why);
 	} else
 		snprintf(msg, sizeof(msg), "no valid token yet");
 	return (proxy_error(c, r, 503, "TokenUnavailable", msg));
@@ -313,7 +310,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return (MHD_YES);
 	}
 	if (r->job != NULL)
-		return (proxy_respond(c, r, h.up));
+		return (proxy_respond(c, r));
 	if (r->too_large) {
 		snprintf(msg, sizeof(msg), "the request body is larger than "
 		    "max_body (%zu bytes)", cf->max_body);

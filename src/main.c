@@ -426,16 +426,6 @@ harden(void)
 	(void)setrlimit(RLIMIT_CORE, &rl);
 }
 
-static int
-is_loopback_listen(const struct gw_config *cf)
-{
-	/* config_allowed() with the default policy is a loopback test */
-	struct gw_config tmp = { .allow_from_set = 0 };
-
-	return (config_allowed(&tmp, (const struct sockaddr *)
-	    &cf->listen_addr));
-}
-
 static void
 wait_inflight(long long deadline_ms)
 {
@@ -483,7 +473,8 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);	/* threads inherit it */
 
-	if (!is_loopback_listen(cf) && !cf->allow_from_set)
+	if (!config_is_loopback((const struct sockaddr *)&cf->listen_addr) &&
+	    !cf->allow_from_set)
 		log_warnx("listening on %s, which is not a loopback address, "
 		    "without allow_from: only loopback callers are accepted; "
 		    "set allow_from (DEFGATE_ALLOW_FROM) to the networks that "

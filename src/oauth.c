@@ -288,3 +288,17 @@ oauth_hint(long code)
 			return (hints[i].hint);
 	return (NULL);
 }
+
+void
+oauth_error_describe(const struct oauth_error *e, char *out, size_t outlen)
+{
+	const char	*hint = e->aadsts ? oauth_hint(e->aadsts) : NULL;
+	char		 code[24] = "";
+
+	if (e->aadsts)
+		snprintf(code, sizeof(code), " AADSTS%ld", e->aadsts);
+	snprintf(out, outlen, "%s%s%s%s%s%s%s", e->error, code,
+	    hint ? " - hint: " : "", hint ? hint : "",
+	    e->description[0] ? " (" : "", e->description,
+	    e->description[0] ? ")" : "");
+}

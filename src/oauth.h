@@ -39,6 +39,9 @@ int		 oauth_parse_response(long http_status, const char *body,
 		    size_t len, long long now, struct oauth_token *tok,
 		    struct oauth_error *err);
 void		 oauth_token_free(struct oauth_token *);
+/* One line for users: "error AADSTSn - hint: ... (description)". */
+void		 oauth_error_describe(const struct oauth_error *, char *out,
+		    size_t outlen);
 /* A plain-language fix for an AADSTS code, or NULL. */
 const char	*oauth_hint(long aadsts);
 

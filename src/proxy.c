@@ -302,15 +302,13 @@ proxy_reader(void *cls, uint64_t pos, char *out, size_t max)
 }
 
 enum MHD_Result
-proxy_respond(struct MHD_Connection *c, struct gw_request *r,
-    struct upstream *up)
+proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 {
 	struct job		*j = r->job;
 	struct MHD_Response	*resp;
 	enum MHD_Result		 ret;
 	unsigned		 status;
 
-	(void)up;
 	pthread_mutex_lock(&j->mu);
 	if (j->err_status) {
 		char msg[sizeof(j->err_msg)], ra[sizeof(j->retry_after)];

@@ -47,8 +47,7 @@ enum MHD_Result	 proxy_error(struct MHD_Connection *, struct gw_request *,
 enum MHD_Result	 proxy_start(struct MHD_Connection *, struct gw_request *,
 		    const struct gw_config *, struct upstream *);
 /* Called when the handler runs again after the back thread resumed us. */
-enum MHD_Result	 proxy_respond(struct MHD_Connection *, struct gw_request *,
-		    struct upstream *);
+enum MHD_Result	 proxy_respond(struct MHD_Connection *, struct gw_request *);
 /* Completion: cancel the transfer if still running and drop the job. */
 void		 proxy_finish(struct gw_request *, struct upstream *);
 

@@ -150,9 +150,8 @@ token_refreshing(const struct token_cache *tc)
 }
 
 int
-token_backing_off(const struct token_cache *tc, long long now)
+token_backing_off(const struct token_cache *tc)
 {
-	(void)now;
 	return (tc->have_error && util_mono_ms() < tc->next_attempt_ms);
 }
 
@@ -224,6 +223,7 @@ token_refresh_finished(struct token_cache *tc, long status, const char *body,
 	struct token		*t;
 	struct jwt_claims	 claims;
 	const char		*jerr;
+	char			 why[512];
 	long long		 now = util_now(), margin, ahead;
 
 	tc->refreshing = 0;
@@ -243,10 +243,9 @@ token_refresh_finished(struct token_cache *tc, long status, const char *body,
 	tc->have_error = 1;
 	tc->view.failures++;
 	schedule_backoff(tc, retry_after);
-	log_warnx("token request failed: %s%s%.0ld%s%s (HTTP %ld); next "
-	    "attempt in %lld ms%s", oe.error, oe.aadsts ? " AADSTS" : "",
-	    oe.aadsts, oe.description[0] ? ": " : "", oe.description,
-	    oe.http_status, tc->next_attempt_ms - util_mono_ms(),
+	oauth_error_describe(&oe, why, sizeof(why));
+	log_warnx("token request failed: %s (HTTP %ld); next attempt in %lld "
+	    "ms%s", why, oe.http_status, tc->next_attempt_ms - util_mono_ms(),
 	    tc->cur ? "; the current token stays in use" : "");
 	publish(tc);
 	return (-1);

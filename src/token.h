@@ -31,8 +31,7 @@ unsigned		 token_generation(const struct token *);
 int			 token_refresh_due(struct token_cache *, long long now);
 int			 token_refreshing(const struct token_cache *);
 /* 1 when there is no usable token and the next attempt is not yet due. */
-int			 token_backing_off(const struct token_cache *,
-			    long long now);
+int			 token_backing_off(const struct token_cache *);
 /* Milliseconds until the cache wants attention (capped at cap_ms). */
 long			 token_next_event_ms(const struct token_cache *,
 			    long long now_ms, long cap_ms);

@@ -55,7 +55,6 @@ struct upstream {
 	CURL			*pool[UP_POOL_MAX];
 	int			 npool;
 	struct job		*active;	/* transfers in the multi */
-	int			 nactive;
 	CURL			*tok_easy;
 	int			 tok_active;
 	char			*tok_post;	/* secret inside: wipe */
@@ -308,8 +307,7 @@ static void
 fail_token(struct upstream *up, struct job *j)
 {
 	const struct oauth_error	*e = token_last_error(up->tc);
-	const char			*hint;
-	char				 msg[512], ra[24], code[24];
+	char				 msg[512], why[448], ra[24];
 	long long			 wait_ms;
 
 	if (e == NULL) {
@@ -317,15 +315,9 @@ fail_token(struct upstream *up, struct job *j)
 		    "Defender API is available yet", "1");
 		return;
 	}
-	hint = e->aadsts ? oauth_hint(e->aadsts) : NULL;
-	if (e->aadsts)
-		snprintf(code, sizeof(code), " AADSTS%ld", e->aadsts);
-	else
-		code[0] = '\0';
-	snprintf(msg, sizeof(msg), "no access token for the Defender API: "
-	    "%s%s%s%s%s%s%s", e->error, code, hint ? " - hint: " : "",
-	    hint ? hint : "", e->description[0] ? " (" : "", e->description,
-	    e->description[0] ? ")" : "");
+	oauth_error_describe(e, why, sizeof(why));
+	snprintf(msg, sizeof(msg), "no access token for the Defender API: %s",
+	    why);
 	wait_ms = token_next_event_ms(up->tc, util_mono_ms(), 600000);
 	snprintf(ra, sizeof(ra), "%lld", wait_ms / 1000 + 1);
 	fail_job(j, 503, "TokenUnavailable", msg, ra);
@@ -531,8 +523,7 @@ dispatch(struct upstream *up, struct job *j)
 		start_transfer(up, j, tok);
 		return;
 	}
-	if (!token_refreshing(up->tc) && token_backing_off(up->tc,
-	    util_now())) {
+	if (!token_refreshing(up->tc) && token_backing_off(up->tc)) {
 		fail_token(up, j);
 		return;
 	}
@@ -695,7 +686,6 @@ active_add(struct upstream *up, struct job *j)
 	if (up->active)
 		up->active->aprev = j;
 	up->active = j;
-	up->nactive++;
 }
 
 static void
@@ -708,7 +698,6 @@ active_del(struct upstream *up, struct job *j)
 	if (j->anext)
 		j->anext->aprev = j->aprev;
 	j->anext = j->aprev = NULL;
-	up->nactive--;
 }
 
 /* Shutdown: every job still here is answered (503) or its stream ended. */
