@@ -27,6 +27,12 @@
  *   surrogate escapes, nesting at most HUNTSHAPE_MAX_DEPTH); trailing data
  *   after the document and a truncated document fail.
  *
+ * Use: huntshape_feed() each chunk of the body as it arrives (in place),
+ * send what it returns, and huntshape_finish() at the end. A refusal can
+ * come after output went out (a missing "results" is only known at the
+ * end): a streaming caller then has to cut the response short, so the
+ * client sees a broken body, never a wrong one.
+ *
  * Memory: one fixed-size struct (a few hundred bytes), whatever the body
  * size. Pure: no I/O, no logging, no globals. The caller owns the instance
  * (huntshape_new/huntshape_free) and the buffers. Any thread may use an

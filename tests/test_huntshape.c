@@ -207,6 +207,12 @@ test_splits(void)
 	    "{\"Schema\":[{\"Name\":\"\\ud83d\\ude00\","
 	    "\"Type\":\"S\\u0074ring\",\"na\\u006de2\":1,\"\\\"name\":2}],"
 	    "\"Results\":[{\"\\u00e9\":\"\\u20ac\\\\\"}]}", "escapes");
+	/* the longest hold: 4 escaped letters of "name", then a 5th */
+	check_splits("{\"schema\":[{\"name\":\"a\",\"type\":\"b\","
+	    "\"\\u006e\\u0061\\u006d\\u0065\\u0078\":1}],\"results\":[]}",
+	    "{\"Schema\":[{\"Name\":\"a\",\"Type\":\"b\","
+	    "\"\\u006e\\u0061\\u006d\\u0065\\u0078\":1}],\"Results\":[]}",
+	    "longest key hold");
 	check_splits("{\"schema\":[],\"results\":[]}",
 	    "{\"Schema\":[],\"Results\":[]}", "empty answer");
 }
