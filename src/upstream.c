@@ -672,8 +672,6 @@ drain_inbox(struct upstream *up)
 		/* a token request in flight finishes with the old settings */
 		for (int b = 0; b < BACKEND__COUNT; b++)
 			tokensrc_reload(up->src[b], ncf, changed);
-		if (ncf->hunting_backend == CONFIG_HUNT_GRAPH)
-			tokensrc_use(up->src[BACKEND_GRAPH]);
 		/* new credentials: idle handles pick up new TLS settings */
 		while (up->npool > 0)
 			curl_easy_cleanup(up->pool[--up->npool]);
@@ -811,6 +809,12 @@ upstream_main(void *arg)
 		if (drain_inbox(up))
 			break;
 		now_ms = util_mono_ms();
+		/* hunting on Graph in any case (graph, or auto after the
+		 * retirement): keep its token ready, /readyz depends on it */
+		if (up->cf->hunting_backend == CONFIG_HUNT_GRAPH ||
+		    (up->cf->hunting_backend == CONFIG_HUNT_AUTO &&
+		    util_now() >= HUNTING_RETIREMENT))
+			tokensrc_use(up->src[BACKEND_GRAPH]);
 		for (int b = 0; b < BACKEND__COUNT; b++)
 			tokensrc_poll(up->src[b], up->multi, now_ms);
 		curl_multi_perform(up->multi, &running);
@@ -881,8 +885,6 @@ upstream_start(const struct gw_config *cf)
 	/* /incidents (and /readyz) need the Defender token from the start;
 	 * the others are fetched when a request first needs them */
 	tokensrc_use(up->src[BACKEND_DEFENDER]);
-	if (cf->hunting_backend == CONFIG_HUNT_GRAPH)
-		tokensrc_use(up->src[BACKEND_GRAPH]);	/* /readyz needs it */
 	if (pthread_create(&up->thread, NULL, upstream_main, up) != 0)
 		fatal("pthread_create");
 	return (up);
