@@ -50,16 +50,18 @@ usage(FILE *f)
 "  --config FILE      INI-style settings (key = value, # comments)\n"
 "  --listen HOST:PORT where to serve (default 127.0.0.1:8080)\n"
 "  --set KEY=VALUE    override any setting except client_secret\n"
-"  --check            fetch a token, show its roles and which routes work\n"
-"  --demo             run against a built-in simulation of Entra and the\n"
-"                     Defender API (no Azure tenant needed)\n"
+"  --check            fetch a token per audience the routes need, show the\n"
+"                     roles and which routes work\n"
+"  --demo             run against a built-in simulation of Entra, Defender\n"
+"                     XDR, Graph and MDE (no Azure tenant needed)\n"
 "  -v, --verbose      debug logging\n"
 "\n"
 "Settings (command line > environment > config file):\n"
 "  tenant_id (AZURE_TENANT_ID), client_id (AZURE_CLIENT_ID),\n"
 "  client_secret (AZURE_CLIENT_SECRET) or client_secret_file\n"
 "  (AZURE_CLIENT_SECRET_FILE), authority_host (AZURE_AUTHORITY_HOST),\n"
-"  api_url (DEFGATE_API_URL), scope (DEFGATE_SCOPE), token_version\n"
+"  api_url (DEFGATE_API_URL), scope (DEFGATE_SCOPE), graph_url, graph_scope,\n"
+"  mde_url, mde_scope, hunting_backend (auto|graph|defender), token_version\n"
 "  (DEFGATE_TOKEN_VERSION), ca_file (DEFGATE_CA_FILE), listen\n"
 "  (DEFGATE_LISTEN), allow_write (DEFGATE_ALLOW_WRITE), allow_from\n"
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
@@ -412,7 +414,7 @@ struct demo {
 	struct sim	*sim;
 	char		 dir[64];
 	char		 ca[96];
-	char		*sets[8];
+	char		*sets[12];	/* demo settings, the kept env secret */
 	int		 nsets;
 };
 
@@ -467,9 +469,11 @@ demo_start(struct demo *d)
 	demo_set(d, "client_secret", secret);
 	demo_set(d, "authority_host", url);
 	demo_set(d, "api_url", url);
+	demo_set(d, "graph_url", url);
+	demo_set(d, "mde_url", url);
 	demo_set(d, "ca_file", d->ca);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	log_info("demo: simulated Entra ID and Defender XDR API on %s "
+	log_info("demo: simulated Entra ID, Defender XDR, Graph and MDE on %s "
 	    "(its own CA in %s)", url, d->ca);
 	return (0);
 }
@@ -576,8 +580,9 @@ main(int argc, char **argv)
 		demo_stop(&demo);
 		exit(1);
 	}
-	log_info("defgate %s listening on %s (port %u), forwarding to %s",
-	    PACKAGE_VERSION, cf->listen, httpd_port(), cf->api_url);
+	log_info("defgate %s listening on %s (port %u), forwarding to %s, "
+	    "%s and %s", PACKAGE_VERSION, cf->listen, httpd_port(),
+	    cf->api_url, cf->graph_url, cf->mde_url);
 	if (o.demo)
 		log_info("demo: try  curl http://127.0.0.1:%u/incidents  and "
 		    "open http://127.0.0.1:%u/status", httpd_port(),
