@@ -58,6 +58,48 @@ GALERT=$(json '.value[0].id')
 [ -n "$ID" ] && [ -n "$ALERT" ] && [ -n "$MACH" ] && [ -n "$GALERT" ]
 ok $? "ids from the compatibility paths ($ID $ALERT $MACH $GALERT)"
 
+# ---- the route table: router, dispatch, /status.json and --check agree ----
+S=$(curl -sS "$GW/status.json")
+CHECK=$(AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT AZURE_CLIENT_SECRET=$SECRET \
+    AZURE_AUTHORITY_HOST=$FAKE_URL DEFGATE_API_URL=$FAKE_URL DEFGATE_GRAPH_URL=$FAKE_URL \
+    DEFGATE_MDE_URL=$FAKE_URL DEFGATE_CA_FILE=$CA "$DEFGATE" --check --set allow_write=true 2>&1)
+is "$?" 0 "--check: every audience gave a token"
+for a in defender graph mde; do
+	like "$CHECK" "audience $a:" "--check fetched the $a audience"
+done
+like "$CHECK" "ThreatHunting.Read.All" "--check prints the Graph roles"
+like "$CHECK" "Machine.Read.All" "--check prints the MDE roles"
+checkrows=$(printf '%s\n' "$CHECK" | sed -n '/^routes:/,$p' | sed 1d | awk '{print $1, $2, $3}')
+rows=$(printf '%s' "$S" | jq -r '.routes[] | "\(.method) \(.path) \(.backend)"')
+is "$checkrows" "$rows" "--check lists the same routes, backends and order as /status.json"
+nrows=$(printf '%s' "$S" | jq '.routes|length')
+[ "$nrows" -ge 18 ]; ok $? "/status.json lists every forwarded row ($nrows)"
+printf '%s' "$CHECK" | sed -n '/^routes:/,$p' | grep -vq ' ok$\|^routes:'
+is "$?" 1 "--check: every route will work with every role granted"
+i=0
+while [ "$i" -lt "$nrows" ]; do
+	r=$(printf '%s' "$S" | jq -c ".routes[$i]")
+	m=$(printf '%s' "$r" | jq -r .method) p=$(printf '%s' "$r" | jq -r .path)
+	up=$(printf '%s' "$r" | jq -r .upstream)
+	case $p in
+	*/incidents/*) id=$ID ;; */alerts/*) id=$ALERT ;; */machines/*) id=$MACH ;;
+	*/alerts_v2/*) id=$GALERT ;; *) id= ;;
+	esac
+	lp=${p/\{id\}/$id} up=${up/\{id\}/$id}
+	case $m in
+	GET) if printf '%s' "$r" | jq -e .hunting >/dev/null; then
+		req GET "$lp?query=DeviceInfo%20%7C%20take%201"
+	     else req GET "$lp"; fi ;;
+	PATCH) req PATCH "$lp" -H 'Content-Type: application/json' --data '{"status":"Active"}' ;;
+	POST) req POST "$lp" -H 'Content-Type: application/json' --data '{"Query":"DeviceInfo | take 1"}' ;;
+	esac
+	is "$CODE" 200 "row $m $p: routed and answered"
+	snap
+	is "$(last .last_request.method) $(last .last_request.path)" "$up" \
+	    "row $m $p: forwarded to $up as the table says"
+	i=$((i + 1))
+done
+
 # ---- compatibility paths, byte for byte ----
 for p in /api/incidents "/api/incidents?\$top=2&\$skip=1" "/api/incidents/$ID" \
     /api/incidents/999999 /api/alerts "/api/alerts?\$top=1" "/api/alerts/$ALERT" \
