@@ -119,7 +119,6 @@ long	 tokpolicy_next_ms(const struct tokpolicy *, int have_token,
 struct tokensrc	*tokensrc_new(enum backend_id, const struct gw_config *);
 /* Removes its transfer from multi (may be NULL) and frees everything. */
 void		 tokensrc_free(struct tokensrc *, CURLM *multi);
-enum backend_id	 tokensrc_backend(const struct tokensrc *);
 
 /* The token to send now, or NULL. */
 struct token	*tokensrc_token(struct tokensrc *, long long now_ms);
