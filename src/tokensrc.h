@@ -12,7 +12,7 @@
  * thread may call (the view is copied under the source's own mutex; the
  * front thread reads it, nobody pushes into it).
  *
- * Policy (engineering.md C.3.3, issue 7 §5):
+ * Policy:
  *  - single-flight: at most one token request per source; waiters start
  *    together when it completes;
  *  - refresh ahead at ~80% of the lifetime with jitter, never sooner than
