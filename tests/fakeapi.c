@@ -13,6 +13,9 @@
  * all of that audience's roles). --no-machines: MDE's 404 for
  * /api/machines.
  *
+ * The fake's own behaviour (faults, records, /_sim/ control endpoints)
+ * is in fake_hooks.c, plugged into the sim through its hooks.
+ *
  * Threads: main blocks SIGTERM/SIGINT before the sim starts its threads
  * (so they inherit the mask) and waits for one with sigwait(); the sim
  * runs its own libmicrohttpd threads. Ownership: main owns the sim.
@@ -25,8 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake_hooks.h"
 #include "log.h"
-#include "sim.h"
 #include "util.h"
 
 static void
@@ -76,7 +79,9 @@ int
 main(int argc, char *argv[])
 {
 	struct sim_options	 o;
+	struct sim_hooks	 hooks;
 	struct sim		*s;
+	struct fake		*fake;
 	const char		*port_file = NULL;
 	char			*err = NULL;
 	sigset_t		 set;
@@ -131,6 +136,9 @@ main(int argc, char *argv[])
 	}
 	o.verbose = verbose;
 	log_init(verbose);
+	fake = fake_new(o.client_id, o.client_secret, verbose);
+	fake_hooks(fake, &hooks);
+	o.hooks = &hooks;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -143,12 +151,14 @@ main(int argc, char *argv[])
 	if ((s = sim_start(&o, &err)) == NULL) {
 		fprintf(stderr, "fakeapi: %s\n", err ? err : "cannot start");
 		free(err);
+		fake_free(fake);
 		return (1);
 	}
 	if (port_file != NULL && write_port(port_file, sim_port(s)) == -1) {
 		fprintf(stderr, "fakeapi: %s: %s\n", port_file,
 		    strerror(errno));
 		sim_stop(s);
+		fake_free(fake);
 		return (1);
 	}
 	log_info("fakeapi: listening on https://127.0.0.1:%u", sim_port(s));
@@ -158,5 +168,6 @@ main(int argc, char *argv[])
 	} while (sig != SIGTERM && sig != SIGINT);
 	log_info("fakeapi: signal %d, stopping", sig);
 	sim_stop(s);
+	fake_free(fake);
 	return (0);
 }
