@@ -221,7 +221,7 @@ main(int argc, char *argv[])
 	free(pem[0]);
 	free(pem[1]);
 	/* the MI port first: the HTTPS port file is what tests wait for */
-	if ((mi_port_file != NULL && write_port(mi_port_file,
+	if ((mi_port_file != NULL && o.mi_enable && write_port(mi_port_file,
 	    sim_mi_port(s)) == -1) || (port_file != NULL &&
 	    write_port(port_file, sim_port(s)) == -1)) {
 		fprintf(stderr, "fakeapi: cannot write a port file: %s\n",

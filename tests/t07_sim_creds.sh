@@ -131,8 +131,9 @@ kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null
 
 # ---- managed identity: IMDS and App Service, plain HTTP on loopback
 MI=11112222-3333-4444-5555-666677778888
-start_fake --mi --mi-port-file "$T/mi.port" --mi-client-id "$MI" --mi-identity-header hdr-secret
-MIURL=http://127.0.0.1:$(cat "$T/mi.port")
+start_fake --mi --mi-client-id "$MI" --mi-identity-header hdr-secret
+MIURL=$FAKE_MI_URL
+like "$MIURL" http://127.0.0.1: "start_fake reports the managed-identity URL"
 IMDS="$MIURL/metadata/identity/oauth2/token?api-version=2018-02-01"
 mi() { MIB=$(curl -sS -w '\n%{http_code}' "$@"); MIC=$(printf '%s' "$MIB" | tail -n1); MIB=$(printf '%s' "$MIB" | sed '$d'); }
 mi "$IMDS&resource=$GRAPH"
@@ -173,13 +174,13 @@ is "$(fake_stat '.token_requests_by_audience|[.defender,.graph,.mde]|join(",")')
     "managed-identity token requests are counted per audience"
 kill "$FAKE_PID"; wait "$FAKE_PID" 2>/dev/null
 
-start_fake --mi --mi-port-file "$T/mi2.port" --mi-identity-header h --mi-expires-on-number
-MIURL=http://127.0.0.1:$(cat "$T/mi2.port")
+start_fake --mi --mi-identity-header h --mi-expires-on-number
+MIURL=$FAKE_MI_URL
 mi -H 'Metadata: true' "$MIURL/metadata/identity/oauth2/token?api-version=2018-02-01&resource=$GRAPH"
 is "$MIC:$(printf '%s' "$MIB" | jq -r .error_description)" "400:Identity not found" \
     "no identity assigned: IMDS 400"
-start_fake --mi --mi-port-file "$T/mi3.port" --mi-client-id "$MI" --mi-identity-header h --mi-expires-on-number
-MIURL=http://127.0.0.1:$(cat "$T/mi3.port")
+start_fake --mi --mi-client-id "$MI" --mi-identity-header h --mi-expires-on-number
+MIURL=$FAKE_MI_URL
 mi -H 'X-IDENTITY-HEADER: h' "$MIURL/msi/token?api-version=2019-08-01&resource=$GRAPH"
 is "$MIC:$(printf '%s' "$MIB" | jq -r '.expires_on|type')" 200:number "App Service: expires_on as a number when asked"
 
