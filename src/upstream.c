@@ -130,6 +130,9 @@ headers_complete(struct upstream *up, struct job *j)
 		job_set_error(j, 502, "UpstreamError", "the Defender API "
 		    "answered %lld bytes, more than max_response (%zu)",
 		    j->content_length, up->cf->max_response);
+	else if (job_framing_problem(j) != NULL)
+		job_set_error(j, 502, "UpstreamError", "%s",
+		    job_framing_problem(j));
 	else
 		/*
 		 * No wake-up yet: the front starts the response once the
