@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "front.h"
 #include "job.h"
 #include "log.h"
 #include "proxy.h"
@@ -198,7 +199,7 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 		return (proxy_error(c, r, 400, "BadRequest", why));
 	}
 
-	buf_init(&url, 16 * 1024);
+	buf_init(&url, 32 * 1024);	/* api_url + a 16 KiB target (reqcheck) */
 	if (buf_addstr(&url, cf->api_url) == -1 ||
 	    (r->m.id == ROUTE_HUNTING &&
 	    buf_addstr(&url, "/api/advancedhunting/run") == -1) ||
@@ -388,6 +389,7 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 			MHD_add_response_header(resp, "request-id",
 			    j->request_id);
 		MHD_add_response_header(resp, "client-request-id", r->reqid);
+		front_decorate(c, resp);	/* CORS for cors_origins */
 	}
 	pthread_mutex_unlock(&j->mu);
 	if (resp == NULL)
