@@ -3,7 +3,8 @@
 # desync probe set (framing exactly as RFC 9112 asks, forwarded exactly or
 # not at all), Host/Origin/Sec-Fetch-Site (DNS rebinding, cross-site
 # POST), 415, HEAD and OPTIONS with curl, keep-alive after defgate's own
-# 4xx, the strict hunting body, and allow_from at accept time.
+# 4xx, the strict hunting body, upstream framing and encoding (a raw HTTPS
+# stand-in, tests/rawupstream.py) and allow_from at accept time.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
 RAWHTTP="python3 $top_srcdir/tests/rawhttp.py"
@@ -197,6 +198,32 @@ out=$(env AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT AZURE_CLIENT_SECRET=$S
 is "$?" 2 "bad server_names and cors_origins: exit 2"
 like "$out" "server_names (DEFGATE_SERVER_NAMES)" "... names server_names"
 like "$out" "cors_origins (DEFGATE_CORS_ORIGINS)" "... names cors_origins"
+
+# ---- §7 upstream framing and encoding (tests/rawupstream.py) ----
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/raw.key" \
+    -out "$T/raw.pem" -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 ||
+    bail "openssl could not make a test certificate"
+python3 "$top_srcdir/tests/rawupstream.py" "$T/raw.pem" "$T/raw.key" \
+    "$T/raw.port" 2>>"$T/raw.log" &
+PIDS="$PIDS $!"
+wait_for_file "$T/raw.port" || bail "rawupstream did not start"
+RAW_URL=https://127.0.0.1:$(cat "$T/raw.port")
+FAKE_CA=$CA
+CA=$T/raw.pem GW_API=$RAW_URL GW_AUTHORITY=$RAW_URL start_defgate
+CA=$FAKE_CA
+wait_ready || bail "defgate on rawupstream did not become ready"
+req GET /incidents/1000
+is "$CODE" 200 "rawupstream baseline: 200"
+req GET /incidents/1001
+is "$CODE/$(json .error.code)" 502/UpstreamError \
+    "chunked response that also claims Content-Length: 502, not a truncated 200"
+req GET /incidents/1002
+is "$CODE/$(json .error.code)" 502/UpstreamError \
+    "gzip body the client did not ask for: 502, never without its Content-Encoding"
+req GET /incidents/1003
+is "$CODE" 502 "two different Content-Length headers: 502"
+stop_defgate
 
 # ---- §8 allow_from at accept time ----
 start_defgate --set max_clients=4 --set allow_from=127.0.0.2/32
