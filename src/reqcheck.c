@@ -251,27 +251,6 @@ reqcheck_head(const struct reqcheck_head *h, struct reqcheck_result *res)
 		(void)check_fields(h, res);
 }
 
-const char *
-reqcheck_field(const struct reqcheck_head *h, const char *name, size_t *len)
-{
-	const char	*found = NULL;
-	size_t		 n = 0;
-
-	for (size_t i = 0; i < h->nfields; i++) {
-		const struct reqcheck_field *f = &h->fields[i];
-
-		if (!ieq(f->name, f->namelen, name))
-			continue;
-		if (found != NULL)
-			return (NULL);	/* several: none counts */
-		found = f->value;
-		n = f->valuelen;
-		trim(&found, &n);
-	}
-	*len = n;
-	return (found);
-}
-
 /* Is s (n bytes) an element of the comma-separated list? Case-insensitive. */
 static int
 in_list(const char *s, size_t n, const char *list)

@@ -62,11 +62,6 @@ struct reqcheck_result {
  */
 void	 reqcheck_head(const struct reqcheck_head *, struct reqcheck_result *);
 
-/* The value of the only field called name (case-insensitive), trimmed of
- * whitespace, or NULL. *len gets its length. */
-const char *reqcheck_field(const struct reqcheck_head *, const char *name,
-	    size_t *len);
-
 /*
  * Host (RFC 9110 §7.2) against DNS rebinding: 1 when host (n bytes) names
  * loopback (localhost, 127.0.0.0/8, [::1]), the listen host, any IP literal

@@ -25,88 +25,103 @@ head_status(const char *raw, size_t n, const char **why)
 	return ((int)res.status);
 }
 
-#define H(s)	head_status(s, sizeof(s) - 1, &why)
+/* A head with n filler bytes between prefix and suffix. */
+static int
+sized(const char *prefix, size_t n, const char *suffix)
+{
+	static char	 big[40000];
+	size_t		 pl = strlen(prefix), sl = strlen(suffix);
+
+	memcpy(big, prefix, pl);
+	memset(big + pl, 'a', n);
+	memcpy(big + pl + n, suffix, sl);
+	return (head_status(big, pl + n + sl, NULL));
+}
+
+#define R(s)	s, sizeof(s) - 1
+static const struct {
+	const char	*raw;
+	size_t		 len;
+	int		 status;
+	const char	*name;
+	const char	*why;	/* substring of the message, or NULL */
+} heads[] = {
+	{ R("GET /incidents HTTP/1.1\r\nHost: x\r\n\r\n"), 0, "plain GET",
+	  NULL },
+	{ R("GET / HTTP/1.0\r\n\r\n"), 0, "HTTP/1.0 without Host", NULL },
+	{ R("POST /hunting HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+	  "Content-Length: 2\r\n\r\n{}"), 0, "equal Content-Length twice",
+	  NULL },
+	{ R("POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+	  "Content-Length: 40\r\n\r\n"), 400, "differing Content-Length",
+	  "Content-Length" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"), 400,
+	  "obs-fold", "obs-fold" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nX-A : a\r\n\r\n"), 400,
+	  "whitespace before the colon", "whitespace" },
+	{ R("GET /a?b\0c HTTP/1.1\r\nHost: x\r\n\r\n"), 400,
+	  "NUL in the target", "NUL" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"), 400,
+	  "NUL in a field", "NUL" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nX-B: c\r\n\r\n"), 400,
+	  "NUL in a field before another", "NUL" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rX-B: c\r\n\r\n"), 400,
+	  "bare CR in a field", "bare CR" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\001b\r\n\r\n"), 400,
+	  "control byte in a field", "control" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\tb \r\n\r\n"), 0,
+	  "HTAB and trailing space in a value", NULL },
+	{ R("GET / HTTP/1.1\nHost: x\n\n"), 400, "bare LF line ends",
+	  "bare LF" },
+	{ R("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"), 400,
+	  "two Host fields", "Host" },
+	{ R("GET / HTTP/1.1\r\n\r\n"), 400, "no Host on HTTP/1.1", "Host" },
+	{ R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+	  "Content-Length: 5\r\n\r\n"), 400, "TE and Content-Length",
+	  "both" },
+	{ R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+	  "\r\n"), 0, "chunked", NULL },
+	{ R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ChunkeD\r\n"
+	  "\r\n"), 0, "chunked is case-insensitive", NULL },
+	{ R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, "
+	  "chunked\r\n\r\n"), 501, "gzip, chunked", "chunked" },
+	{ R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity"
+	  "\r\n\r\n"), 501, "identity", "chunked" },
+	{ R("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+	  "Transfer-Encoding: chunked\r\n\r\n"), 501, "two TE fields", NULL },
+	{ R("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400,
+	  "TE on HTTP/1.0", "HTTP/1.0" },
+	{ R("GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n"), 0, "escapes pass",
+	  NULL },
+	{ R("GET /a\177 HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "DEL in target",
+	  "control" },
+	{ R("GET http://evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n"), 400,
+	  "absolute-form", "origin-form" },
+	{ R("CONNECT evil.example:443 HTTP/1.1\r\nHost: x\r\n\r\n"), 400,
+	  "authority-form", "origin-form" },
+};
 
 static void
 test_framing(void)
 {
-	const char	*why = "";
-	static char	 big[40000];
-	int		 n;
+	const char *why;
 
-	is_int(H("GET /incidents HTTP/1.1\r\nHost: x\r\n\r\n"), 0, "plain GET");
-	is_int(H("GET / HTTP/1.0\r\n\r\n"), 0, "HTTP/1.0 without Host");
-	is_int(H("POST /hunting HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
-	    "Content-Length: 2\r\n\r\n{}"), 0, "equal Content-Length twice");
-	is_int(H("POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
-	    "Content-Length: 40\r\n\r\n"), 400, "differing Content-Length");
-	like(why, "Content-Length", "... says Content-Length");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n"), 400,
-	    "obs-fold");
-	like(why, "obs-fold", "... says obs-fold");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nX-A : a\r\n\r\n"), 400,
-	    "whitespace before the colon");
-	like(why, "whitespace", "... says whitespace");
-	is_int(H("GET /a?b\0c HTTP/1.1\r\nHost: x\r\n\r\n"), 400,
-	    "NUL in the target");
-	like(why, "NUL", "... says NUL");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n"), 400,
-	    "NUL in a field");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nX-B: c\r\n\r\n"),
-	    400, "NUL in a field before another");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rX-B: c\r\n\r\n"), 400,
-	    "bare CR in a field");
-	like(why, "bare CR", "... says bare CR");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\001b\r\n\r\n"), 400,
-	    "control byte in a field");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\tb \r\n\r\n"), 0,
-	    "HTAB and trailing space in a value");
-	is_int(H("GET / HTTP/1.1\nHost: x\n\n"), 400, "bare LF line ends");
-	is_int(H("GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"), 400,
-	    "two Host fields");
-	is_int(H("GET / HTTP/1.1\r\n\r\n"), 400, "no Host on HTTP/1.1");
-	is_int(H("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-	    "Content-Length: 5\r\n\r\n"), 400, "Transfer-Encoding and "
-	    "Content-Length");
-	is_int(H("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-	    "\r\n"), 0, "chunked");
-	is_int(H("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ChunkeD\r\n"
-	    "\r\n"), 0, "chunked is case-insensitive");
-	is_int(H("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, "
-	    "chunked\r\n\r\n"), 501, "gzip, chunked: 501");
-	is_int(H("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity"
-	    "\r\n\r\n"), 501, "identity: 501");
-	is_int(H("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-	    "Transfer-Encoding: chunked\r\n\r\n"), 501, "two TE fields: 501");
-	is_int(H("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400,
-	    "TE on HTTP/1.0");
-	is_int(H("GET /a%20b HTTP/1.1\r\nHost: x\r\n\r\n"), 0, "escapes pass");
-	is_int(H("GET /a\177 HTTP/1.1\r\nHost: x\r\n\r\n"), 400, "DEL in target");
-
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		why = "";
+		is_int(head_status(heads[i].raw, heads[i].len, &why),
+		    heads[i].status, heads[i].name);
+		if (heads[i].why)
+			like(why, heads[i].why, "... the message says why");
+	}
 	/* sizes: 16 KiB target passes, one more byte is 414 */
-	n = snprintf(big, sizeof(big), "GET /");
-	memset(big + n, 'a', REQCHECK_MAX_TARGET - 1);
-	n += REQCHECK_MAX_TARGET - 1;
-	n += snprintf(big + n, sizeof(big) - (size_t)n,
-	    " HTTP/1.1\r\nHost: x\r\n\r\n");
-	is_int(head_status(big, (size_t)n, NULL), 0, "16384-byte target");
-	n = snprintf(big, sizeof(big), "GET /");
-	memset(big + n, 'a', REQCHECK_MAX_TARGET);
-	n += REQCHECK_MAX_TARGET;
-	n += snprintf(big + n, sizeof(big) - (size_t)n,
-	    " HTTP/1.1\r\nHost: x\r\n\r\n");
-	is_int(head_status(big, (size_t)n, NULL), 414, "16385-byte target");
-	n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: x\r\nX-A: ");
-	memset(big + n, 'a', REQCHECK_MAX_FIELDS);
-	n += REQCHECK_MAX_FIELDS;
-	n += snprintf(big + n, sizeof(big) - (size_t)n, "\r\n\r\n");
-	is_int(head_status(big, (size_t)n, NULL), 431, "header section over "
-	    "16 KiB");
-	n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: x\r\nX-A: ");
-	memset(big + n, 'a', REQCHECK_MAX_FIELDS - 40);
-	n += REQCHECK_MAX_FIELDS - 40;
-	n += snprintf(big + n, sizeof(big) - (size_t)n, "\r\n\r\n");
-	is_int(head_status(big, (size_t)n, NULL), 0, "header section just "
+	is_int(sized("GET /", REQCHECK_MAX_TARGET - 1, " HTTP/1.1\r\nHost: x"
+	    "\r\n\r\n"), 0, "16384-byte target");
+	is_int(sized("GET /", REQCHECK_MAX_TARGET, " HTTP/1.1\r\nHost: x"
+	    "\r\n\r\n"), 414, "16385-byte target");
+	is_int(sized("GET / HTTP/1.1\r\nHost: x\r\nX-A: ", REQCHECK_MAX_FIELDS,
+	    "\r\n\r\n"), 431, "header section over 16 KiB");
+	is_int(sized("GET / HTTP/1.1\r\nHost: x\r\nX-A: ",
+	    REQCHECK_MAX_FIELDS - 40, "\r\n\r\n"), 0, "header section just "
 	    "under 16 KiB");
 }
 
