@@ -6,7 +6,8 @@ code only; loopback only.
   rawupstream.py CERT KEY PORTFILE
 
 Token requests (POST .../oauth2/...token) get a plain token. API paths:
-  /api/incidents/1001  chunked body (1 MiB) that also claims Content-Length: 5
+  /api/incidents/1001  chunked body (200 KB, more than the 64 KiB ring) that
+                       also claims Content-Length: 5
   /api/incidents/1002  gzip body with Content-Encoding: gzip (nobody asked)
   /api/incidents/1003  two different Content-Length headers
   anything else        a small JSON 200
@@ -17,7 +18,7 @@ import ssl
 import sys
 import threading
 
-BODY = b'{"value":[' + b','.join([b'{"incidentId":1}'] * 60000) + b']}'
+BODY = b'{"value":[' + b','.join([b'{"incidentId":1}'] * 12000) + b']}'
 
 
 def answer(path):

@@ -200,7 +200,8 @@ like "$out" "server_names (DEFGATE_SERVER_NAMES)" "... names server_names"
 like "$out" "cors_origins (DEFGATE_CORS_ORIGINS)" "... names cors_origins"
 
 # ---- §7 upstream framing and encoding (tests/rawupstream.py) ----
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/raw.key" \
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+    -nodes -keyout "$T/raw.key" \
     -out "$T/raw.pem" -days 2 -subj /CN=127.0.0.1 \
     -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 ||
     bail "openssl could not make a test certificate"
