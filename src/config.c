@@ -78,6 +78,12 @@ static const struct key keys[] = {
 	  "point it at a readable PEM bundle or leave it unset" },
 	{ "listen", "DEFGATE_LISTEN", K_STR, OFF(listen), 0, 0,
 	  "use HOST:PORT, e.g. 127.0.0.1:8080" },
+	{ "server_names", "DEFGATE_SERVER_NAMES", K_STR, OFF(server_names),
+	  0, 0, "use a comma-separated list of host names, e.g. defgate,"
+	  "defgate.internal" },
+	{ "cors_origins", "DEFGATE_CORS_ORIGINS", K_STR, OFF(cors_origins),
+	  0, 0, "use a comma-separated list of origins, e.g. "
+	  "https://soc.example.com" },
 	{ "allow_write", "DEFGATE_ALLOW_WRITE", K_BOOL, OFF(allow_write),
 	  0, 1, "use true or false" },
 	{ "allow_from", "DEFGATE_ALLOW_FROM", K_CIDRS, 0, 0, 0,
@@ -596,6 +602,32 @@ bad:
 	return (-1);
 }
 
+/* server_names: host names; cors_origins: scheme://host[:port]. */
+static int
+check_names(const struct gw_config *cf, struct buf *errs)
+{
+	const char	*n = cf->server_names, *o = cf->cors_origins;
+	int		 rc = 0;
+
+	if (n && (*n == '\0' || strspn(n, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_, ") != strlen(n))) {
+		errf(errs, "server_names (DEFGATE_SERVER_NAMES) must be a "
+		    "comma-separated list of host names, e.g. defgate,"
+		    "defgate.internal");
+		rc = -1;
+	}
+	if (o && (*o == '\0' || (strncmp(o, "http://", 7) != 0 &&
+	    strncmp(o, "https://", 8) != 0) || strspn(o, "abcdefghijklmnop"
+	    "qrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:/[], ") !=
+	    strlen(o))) {
+		errf(errs, "cors_origins (DEFGATE_CORS_ORIGINS) must be a "
+		    "comma-separated list of origins, e.g. "
+		    "https://soc.example.com");
+		rc = -1;
+	}
+	return (rc);
+}
+
 int
 config_finalize(struct gw_config *cf, struct buf *errs)
 {
@@ -666,6 +698,8 @@ config_finalize(struct gw_config *cf, struct buf *errs)
 	}
 	if (parse_listen(cf, errs) == -1)
 		rc = -1;
+	if (check_names(cf, errs) == -1)
+		rc = -1;
 	return (rc);
 }
 
@@ -722,6 +756,8 @@ config_free(struct gw_config *cf)
 	free(cf->mde_scope);
 	free(cf->ca_file);
 	free(cf->listen);
+	free(cf->server_names);
+	free(cf->cors_origins);
 	free(cf->config_file);
 	memset(cf, 0, sizeof(*cf));
 }

@@ -50,6 +50,8 @@ struct gw_config {
 	char			*listen;		/* "host:port" as given */
 	struct sockaddr_storage	 listen_addr;
 	socklen_t		 listen_addrlen;
+	char			*server_names;	/* "a,b": accepted Host names */
+	char			*cors_origins;	/* "https://x,...": CORS on */
 	int			 allow_write;
 	size_t			 max_body;		/* request body cap */
 	size_t			 max_response;		/* upstream body cap */

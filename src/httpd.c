@@ -22,22 +22,27 @@
 
 #include "cfgref.h"
 #include "config.h"
+#include "front.h"
 #include "job.h"
 #include "log.h"
 #include "proxy.h"
+#include "reqcheck.h"
 #include "status.h"
 #include "upstream.h"
 #include "util.h"
 #include "httpd.h"
 
 /*
- * Per-connection pool: request line, headers and MHD's buffers. MHD zeroes
- * it for every keep-alive request, so it is kept small; local callers
- * send no bearer tokens (larger headers get MHD's 431).
+ * Per-connection pool: request line, headers and MHD's buffers. defgate
+ * answers a target over 16 KiB (414) and a header section over 16 KiB
+ * (431) itself, in the JSON shape (reqcheck.c). Measured with MHD 0.9.75:
+ * a 32 KiB pool holds heads up to about 31 KiB with room for that answer;
+ * only larger heads meet libmicrohttpd's own HTML 414/431 (README,
+ * "Limits"). MHD touches the whole pool: about 34 KiB RSS per open
+ * connection (18 KiB with the former 16 KiB pool).
  */
-#define HTTPD_MEMORY_LIMIT	(16 * 1024)
+#define HTTPD_MEMORY_LIMIT	(32 * 1024)
 #define HTTPD_ASSET_MAX		(1024 * 1024)
-#define HTTPD_MAX_URI		(8 * 1024)
 
 struct asset {
 	const char		*name;
@@ -176,6 +181,7 @@ serve_json(struct MHD_Connection *c, struct gw_request *r, unsigned status,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
 	MHD_add_response_header(resp, "client-request-id", r->reqid);
+	front_decorate(c, r->cf, resp);
 	r->status = status;
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
@@ -217,73 +223,83 @@ make_reqid(struct MHD_Connection *c, struct gw_request *r)
 	util_uuid(r->reqid);
 }
 
+/*
+ * An error decided on the first call is answered after the body has been
+ * read (and dropped), so that the connection stays usable (keep-alive).
+ * A chunked body of unknown size is not waited for: answered now, closed.
+ */
+static enum MHD_Result
+pend(struct MHD_Connection *c, struct gw_request *r, unsigned status,
+    const char *code, const char *msg)
+{
+	struct front_verdict v;
+
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+		v.status = status;
+		v.code = code;
+		snprintf(v.msg, sizeof(v.msg), "%s", msg);
+		v.close = 1;
+		return (front_answer(c, r, &v, status == 405 ? r->m.allow :
+		    NULL));
+	}
+	r->pend_status = status;
+	r->pend_code = code;
+	snprintf(r->pend_msg, sizeof(r->pend_msg), "%s", msg);
+	return (MHD_YES);
+}
+
+static enum MHD_Result
+answer_pending(struct MHD_Connection *c, struct gw_request *r)
+{
+	struct front_verdict v;
+
+	if (r->pend_status == 204)	/* OPTIONS; pend_msg is Allow */
+		return (front_options(c, r, r->pend_msg));
+	v.status = r->pend_status;
+	v.code = r->pend_code;
+	memcpy(v.msg, r->pend_msg, sizeof(v.msg));
+	v.close = 0;
+	return (front_answer(c, r, &v, v.status == 405 ? r->m.allow : NULL));
+}
+
+/* OPTIONS: the route's methods, with HEAD beside GET, and OPTIONS. */
+static enum MHD_Result
+pend_options(struct gw_request *r)
+{
+	snprintf(r->pend_msg, sizeof(r->pend_msg), "%s%s, OPTIONS",
+	    r->m.allow, strstr(r->m.allow, "GET") ? ", HEAD" : "");
+	r->pend_status = 204;
+	return (MHD_YES);
+}
+
 /* First call: headers only. Decide everything that can be decided now. */
 static enum MHD_Result
-first_call(struct MHD_Connection *c, struct gw_request *r, const char *method)
+first_call(struct MHD_Connection *c, struct gw_request *r, const char *method,
+    const char *version)
 {
 	const struct gw_config		*cf;
 	const union MHD_ConnectionInfo	*ci;
-	const char			*cl, *te;
+	struct front_verdict		 v;
+	const char			*cl;
 	char				 msg[256];
 
 	r->started = 1;
 	r->cf = cf = config_take();
 	r->start_ms = util_mono_ms();
 	make_reqid(c, r);
-	r->rr = router_match(method, r->uri ? r->uri : "", &r->m);
-
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if ((r->m.route == NULL || r->m.route->kind != RK_HEALTHZ) &&
-	    !config_allowed(cf, ci ? ci->client_addr : NULL))
-		return (proxy_error(c, r, 403, "Forbidden", "this address "
-		    "may not use defgate: see allow_from"));
-	switch (r->rr) {
-	case ROUTER_OK:
-		break;
-	case ROUTER_NOT_FOUND:
-		return (proxy_error(c, r, 404, "NotFound", "no such endpoint: "
-		    "use /incidents, /incidents/{id}, /hunting, the Defender "
-		    "XDR, MDE or Graph paths listed on /status, /status.json, "
-		    "/healthz or /readyz"));
-	case ROUTER_BAD_METHOD: {
-		struct MHD_Response	*resp;
-		enum MHD_Result		 ret;
-
-		snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: "
-		    "%s", method, r->m.allow);
-		r->status = 405;
-		resp = proxy_error_response(405, "MethodNotAllowed", msg,
-		    r->reqid);
-		if (resp == NULL)
-			return (MHD_NO);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-		    r->m.allow);
-		ret = MHD_queue_response(c, 405, resp);
-		MHD_destroy_response(resp);
-		return (ret);
-	}
-	case ROUTER_BAD_PATH:
-	case ROUTER_BAD_QUERY:
-		return (proxy_error(c, r, 400, "BadRequest", r->m.reason));
-	}
-	if (!routes_enabled(r->m.route, cf))
-		return (proxy_error(c, r, 403, "WriteDisabled", "updating "
-		    "incidents is disabled: set allow_write = true "
-		    "(DEFGATE_ALLOW_WRITE) to enable PATCH"));
-	te = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	/* framing (RFC 9112) first: a head we cannot trust closes */
+	if (front_check_head(c, r, method, version, &v) != 0)
+		return (front_answer(c, r, &v, NULL));
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (te && cl)
-		return (proxy_error(c, r, 400, "BadRequest", "both "
-		    "Transfer-Encoding and Content-Length are set"));
 	if (cl) {
-		long long v;
+		long long n;
 
-		if (util_parse_ll(cl, 0, (1LL << 62), &v) == -1)
+		if (util_parse_ll(cl, 0, (1LL << 62), &n) == -1)
 			return (proxy_error(c, r, 400, "BadRequest",
 			    "invalid Content-Length"));
-		if ((size_t)v > cf->max_body) {
+		if ((size_t)n > cf->max_body) {
 			snprintf(msg, sizeof(msg), "the request body is larger "
 			    "than max_body (%zu bytes)", cf->max_body);
 			return (proxy_error(c, r, 413, "PayloadTooLarge",
@@ -291,6 +307,42 @@ first_call(struct MHD_Connection *c, struct gw_request *r, const char *method)
 		}
 	}
 	buf_init(&r->body, cf->max_body);
+	/* HEAD is GET without the body, which MHD leaves out */
+	r->rr = router_match(strcmp(method, "HEAD") == 0 ? "GET" : method,
+	    r->uri ? r->uri : "", &r->m);
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if ((r->m.route == NULL || r->m.route->kind != RK_HEALTHZ) &&
+	    !config_allowed(cf, ci ? ci->client_addr : NULL))
+		return (pend(c, r, 403, "Forbidden", "this address "
+		    "may not use defgate: see allow_from"));
+	if (front_check_caller(c, cf, &v) != 0)
+		return (pend(c, r, v.status, v.code, v.msg));
+	switch (r->rr) {
+	case ROUTER_OK:
+		break;
+	case ROUTER_NOT_FOUND:
+		return (pend(c, r, 404, "NotFound", "no such endpoint: "
+		    "use /incidents, /incidents/{id}, /hunting, the Defender "
+		    "XDR, MDE or Graph paths listed on /status, /status.json, "
+		    "/healthz or /readyz"));
+	case ROUTER_BAD_METHOD:
+		if (strcmp(method, "OPTIONS") == 0)
+			return (pend_options(r));
+		snprintf(msg, sizeof(msg), "%s is not allowed here; allowed: "
+		    "%s", method, r->m.allow);
+		return (pend(c, r, 405, "MethodNotAllowed", msg));
+	case ROUTER_BAD_PATH:
+	case ROUTER_BAD_QUERY:
+		return (pend(c, r, 400, "BadRequest", r->m.reason));
+	}
+	if (!routes_enabled(r->m.route, cf))
+		return (pend(c, r, 403, "WriteDisabled", "updating "
+		    "incidents is disabled: set allow_write = true "
+		    "(DEFGATE_ALLOW_WRITE) to enable PATCH"));
+	if ((strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) &&
+	    front_check_media(c, &v) != 0)
+		return (pend(c, r, v.status, v.code, v.msg));
 	return (MHD_YES);
 }
 
@@ -304,13 +356,14 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)cls;
 	(void)url;
-	(void)version;
 	if (r == NULL)
 		return (MHD_NO);	/* the URI callback failed: OOM */
 	if (!r->started)
-		return (first_call(c, r, method));
+		return (first_call(c, r, method, version));
 	if (*upload_data_size != 0) {
-		if (!r->too_large && buf_append(&r->body, upload_data,
+		/* a pending error's body is read and dropped */
+		if (!r->too_large && !r->pend_status &&
+		    buf_append(&r->body, upload_data,
 		    *upload_data_size) == -1) {
 			r->too_large = 1;
 			buf_free(&r->body);
@@ -320,6 +373,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (r->job != NULL)
 		return (proxy_respond(c, r));
+	if (r->pend_status)
+		return (answer_pending(c, r));
 	if (r->too_large) {
 		snprintf(msg, sizeof(msg), "the request body is larger than "
 		    "max_body (%zu bytes)", r->cf->max_body);
@@ -356,8 +411,13 @@ uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	(void)c;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return (NULL);
-	if (uri != NULL)
-		r->uri = util_strndup(uri, strnlen(uri, HTTPD_MAX_URI));
+	if (uri != NULL) {
+		/* never cut: a longer target is refused (414), not shortened */
+		r->uri_raw = uri;
+		r->uri_len = strlen(uri);
+		r->uri = util_strndup(uri, r->uri_len > REQCHECK_MAX_TARGET ?
+		    REQCHECK_MAX_TARGET + 1 : r->uri_len);
+	}
 	atomic_fetch_add(&h.inflight, 1);
 	return (r);
 }
@@ -376,7 +436,7 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	proxy_finish(r, h.up);
 	if (r->status)
 		status_count(r->m.id, r->status);
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && r->status)
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		log_debug("%s: connection ended early (%d)", r->reqid,
 		    (int)toe);
 	buf_free(&r->body);
@@ -417,7 +477,9 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	    MHD_USE_ERROR_LOG;
 	if (cf->listen_addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	h.d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, NULL,
+	/* allow_from at accept: refused peers never hold a slot (front.c) */
+	h.d = MHD_start_daemon(flags, 0, front_accept, NULL,
+	    access_cb, NULL,
 	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cf->listen_addr,
 	    MHD_OPTION_CONNECTION_LIMIT, cf->max_clients,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cf->client_timeout,
@@ -480,4 +542,10 @@ void
 httpd_set_config(const struct gw_config *cf)
 {
 	cfgref_swap(&h.cfmu, &h.cf, cf);
+}
+
+const struct gw_config *
+httpd_config_get(void)
+{
+	return (config_take());
 }

@@ -21,5 +21,7 @@ int		 httpd_inflight(void);
 void		 httpd_stop(void);
 /* SIGHUP: new requests see the new config; the old one stays allocated. */
 void		 httpd_set_config(const struct gw_config *);
+/* Front thread: the configuration requests are served with now. */
+const struct gw_config *httpd_config_get(void);
 
 #endif

@@ -198,7 +198,9 @@ job_header_line(struct job *j, const char *b, size_t n)
 		j->status = st;
 		j->content_type[0] = j->retry_after[0] = '\0';
 		j->request_id[0] = '\0';
+		j->content_encoding[0] = '\0';
 		j->content_length = -1;
+		j->te_seen = j->framing_bad = 0;
 		return (JOB_HDR_STATUS);
 	}
 	if (n <= 2 && (n == 0 || b[0] == '\r' || b[0] == '\n'))
@@ -221,9 +223,35 @@ job_header_line(struct job *j, const char *b, size_t n)
 		long long	 cl;
 
 		job_header_value(num, sizeof(num), v, vl);
-		if (util_parse_ll(num, 0, (1LL << 62), &cl) == 0)
+		/* unparsable, or a second one that differs: no framing */
+		if (util_parse_ll(num, 0, (1LL << 62), &cl) == -1 ||
+		    (j->content_length >= 0 && j->content_length != cl))
+			j->framing_bad = 1;
+		else
 			j->content_length = cl;
-	} else
+	} else if (util_strieq(b, nl, "transfer-encoding"))
+		j->te_seen = 1;
+	else if (util_strieq(b, nl, "content-encoding"))
+		job_header_value(j->content_encoding,
+		    sizeof(j->content_encoding), v, vl);
+	else
 		return (JOB_HDR_OTHER);
 	return (JOB_HDR_FIELD);
+}
+
+const char *
+job_framing_problem(const struct job *j)
+{
+	if (j->framing_bad)
+		return ("sent conflicting or invalid Content-Length "
+		    "headers");
+	if (j->te_seen && j->content_length >= 0)
+		return ("sent both Transfer-Encoding and Content-Length "
+		    "(conflicting framing)");
+	if (j->content_encoding[0] &&
+	    !util_strieq(j->content_encoding, strlen(j->content_encoding),
+	    "identity"))
+		return ("sent an encoded body (Content-Encoding) that was "
+		    "not asked for");
+	return (NULL);
 }

@@ -97,6 +97,9 @@ struct job {
 	int			 unpause_queued;
 	long			 status;
 	long long		 content_length;	/* -1: unknown */
+	int			 te_seen;	/* Transfer-Encoding present */
+	int			 framing_bad;	/* conflicting framing */
+	char			 content_encoding[64];
 	char			 content_type[128];
 	char			 retry_after[32];
 	char			 request_id[80];
@@ -137,6 +140,14 @@ int		 job_ring_put(struct job *, const char *, size_t);
  */
 enum job_hdr { JOB_HDR_STATUS, JOB_HDR_FIELD, JOB_HDR_END, JOB_HDR_OTHER };
 enum job_hdr	 job_header_line(struct job *, const char *line, size_t n);
+/*
+ * Back thread, after the last header line: why the response cannot be
+ * passed on (RFC 9112 §6.3: Transfer-Encoding with Content-Length, or
+ * Content-Length values that differ; a Content-Encoding nobody asked for,
+ * which must not be separated from its body), or NULL. The reason is a
+ * static predicate ("sent ..."); the caller names the API before it.
+ */
+const char	*job_framing_problem(const struct job *);
 /* Copy a header value, trimmed, control bytes blanked, truncated. */
 void		 job_header_value(char *dst, size_t dstlen, const char *v,
 		    size_t n);

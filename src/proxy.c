@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "front.h"
 #include "job.h"
 #include "log.h"
 #include "proxy.h"
@@ -114,26 +115,71 @@ utf8_ok(const unsigned char *s, size_t n)
 	return (1);
 }
 
-/* POST /hunting and PATCH bodies must be JSON objects; hunting needs Query. */
+/* Only whitespace from p to end? */
+static int
+json_rest_empty(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+			return (0);
+	return (1);
+}
+
+/*
+ * The hunting body: one object whose members are one non-empty string
+ * "Query" and at most one string "Timespan", nothing else.
+ */
+static const char *
+check_hunting(const cJSON *j)
+{
+	static char	 why[160];
+	const cJSON	*m;
+	int		 nq = 0, nt = 0;
+
+	cJSON_ArrayForEach(m, j) {
+		if (strcmp(m->string, "Query") == 0) {
+			if (nq++ > 0)
+				return ("\"Query\" appears more than once");
+			if (!cJSON_IsString(m) || m->valuestring[0] == '\0')
+				return ("\"Query\" must be a non-empty string");
+		} else if (strcmp(m->string, "Timespan") == 0) {
+			if (nt++ > 0)
+				return ("\"Timespan\" appears more than once");
+			if (!cJSON_IsString(m))
+				return ("\"Timespan\" must be a string, e.g. "
+				    "\"P1D\"");
+		} else {
+			snprintf(why, sizeof(why), "unknown member \"%.60s\": "
+			    "the body takes only \"Query\" and \"Timespan\"",
+			    m->string);
+			return (why);
+		}
+	}
+	if (nq == 0)
+		return ("the body needs a non-empty string \"Query\" "
+		    "(case-sensitive), e.g. {\"Query\":\"DeviceInfo | "
+		    "take 5\"}");
+	return (NULL);
+}
+
+/* POST /hunting and PATCH bodies must be one JSON object, nothing after. */
 static const char *
 check_body(struct gw_request *r)
 {
 	cJSON		*j;
-	const cJSON	*q;
-	const char	*why = NULL;
+	const char	*why = NULL, *end = NULL;
 
 	if (r->body.len == 0)
 		return ("a JSON request body is required");
-	j = cJSON_ParseWithLength(r->body.data, r->body.len);
-	if (!cJSON_IsObject(j))
+	j = cJSON_ParseWithLengthOpts(r->body.data, r->body.len, &end, 0);
+	if (j == NULL)
+		why = "the request body is not valid JSON";
+	else if (!cJSON_IsObject(j))
 		why = "the request body is not a JSON object";
-	else if (r->m.route->body == RB_HUNT) {
-		q = cJSON_GetObjectItemCaseSensitive(j, "Query");
-		if (!cJSON_IsString(q) || q->valuestring[0] == '\0')
-			why = "the body needs a non-empty string \"Query\" "
-			    "(case-sensitive), e.g. {\"Query\":\"DeviceInfo | "
-			    "take 5\"}";
-	}
+	else if (!json_rest_empty(end, r->body.data + r->body.len))
+		why = "there is more after the JSON object: send exactly one";
+	else if (r->m.route->body == RB_HUNT)
+		why = check_hunting(j);
 	cJSON_Delete(j);
 	return (why);
 }
@@ -230,7 +276,8 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 		return (proxy_error(c, r, 400, "BadRequest", why));
 	}
 
-	buf_init(&path, 16 * 1024);
+	/* a 16 KiB target (reqcheck) plus the upstream prefix */
+	buf_init(&path, 32 * 1024);
 	if (upstream_path(r, &path) == -1) {
 		buf_free(&path);
 		free(body);
@@ -411,6 +458,7 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 			MHD_add_response_header(resp, "request-id",
 			    j->request_id);
 		MHD_add_response_header(resp, "client-request-id", r->reqid);
+		front_decorate(c, r->cf, resp);	/* CORS for cors_origins */
 	}
 	pthread_mutex_unlock(&j->mu);
 	if (resp == NULL)

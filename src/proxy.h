@@ -22,6 +22,11 @@ struct upstream;
 struct gw_request {
 	char			*uri;		/* raw request-target */
 	const struct gw_config	*cf;		/* a reference (cfgref.h) */
+	const char		*uri_raw;	/* in MHD's buffer (reqcheck) */
+	size_t			 uri_len;	/* strlen(uri_raw) */
+	unsigned		 pend_status;	/* error answered after the body */
+	const char		*pend_code;
+	char			 pend_msg[200];
 	struct route_match	 m;
 	enum router_result	 rr;
 	int			 started;

@@ -117,6 +117,8 @@ pool_put(struct upstream *up, CURL *e)
 static void
 headers_complete(struct upstream *up, struct job *j)
 {
+	const char *problem;
+
 	if (j->status == 401 && !j->retried) {
 		/* a young token's 401 is the API's answer: pass it on */
 		if (tokensrc_rejected(j->ts, j->tok, util_mono_ms()) ==
@@ -129,9 +131,14 @@ headers_complete(struct upstream *up, struct job *j)
 	if (j->reshape && j->status >= 300)
 		j->errbody = 1;		/* answered as a local error */
 	pthread_mutex_lock(&j->mu);
+	/* judged on the headers as received, before reshaping drops the length */
+	problem = job_framing_problem(j);
 	if (j->reshape)
 		j->content_length = -1;	/* the reshaped length differs */
-	if (j->errbody)
+	if (problem != NULL)
+		job_set_error(j, 502, "UpstreamError", "the %s %s",
+		    backend_title(j->backend), problem);
+	else if (j->errbody)
 		;	/* not ready: finish_api turns the body into an error */
 	else if (j->content_length > (long long)up->cf->max_response)
 		job_set_error(j, 502, "UpstreamError", "the %s answered %lld "

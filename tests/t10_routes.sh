@@ -126,7 +126,7 @@ is "$(last '.last_request.body|fromjson|.Query')" "$kql" \
 req GET /incidents -H 'Authorization: Bearer client-supplied' \
     -H 'Cookie: session=1' -H 'Proxy-Authorization: Basic eDp5' \
     -H 'X-Custom: 1' -H 'Connection: keep-alive, X-Hop' -H 'X-Hop: 1' \
-    -H 'Host: evil.example' -H 'Accept: application/json;odata.metadata=minimal' \
+    -H 'Host: localhost:1' -H 'Accept: application/json;odata.metadata=minimal' \
     -H 'Keep-Alive: timeout=5' -H 'TE: trailers' -H 'Proxy-Connection: keep-alive'
 is "$CODE" 200 "request with extra client headers: 200"
 snap

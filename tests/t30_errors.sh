@@ -78,12 +78,12 @@ done
 # raw control or non-ASCII bytes in the query and the path (raw socket)
 for q in $'a=\x01' $'a=\x7f' $'a=b\x1bc' $'a=\xff' $'a=%41\x08'; do
 	a0=$(api_count)
-	raw "GET /incidents?$q HTTP/1.1"$'\r\nHost: x\r\nConnection: close\r\n\r\n'
+	raw "GET /incidents?$q HTTP/1.1"$'\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 	is "$RCODE" 400 "raw query $(printf '%q' "$q"): 400"
 	is "$(api_count)" "$a0" "raw query $(printf '%q' "$q"): not forwarded"
 done
 a0=$(api_count)
-raw $'GET /incidents/1\x01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+raw $'GET /incidents/1\x01 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 is "$RCODE" 400 "raw control byte in the path: 400"
 is "$(api_count)" "$a0" "raw control byte in the path: not forwarded"
 
@@ -92,7 +92,7 @@ st0=$(fake_ctl stats)
 raw $'GET http://evil.example/incidents HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n'
 is "$RCODE" 400 "absolute-form http://evil.example/incidents: 400"
 like "$RBODY" BadRequest "absolute-form: BadRequest JSON"
-raw "GET https://127.0.0.1:$FAKE_PORT/api/incidents HTTP/1.1"$'\r\nHost: x\r\nConnection: close\r\n\r\n'
+raw "GET https://127.0.0.1:$FAKE_PORT/api/incidents HTTP/1.1"$'\r\nHost: localhost\r\nConnection: close\r\n\r\n'
 is "$RCODE" 400 "absolute-form naming the API host itself: 400"
 st1=$(fake_ctl stats)
 is "$(printf '%s' "$st1" | jq .api_requests)" "$(printf '%s' "$st0" | jq .api_requests)" \
@@ -139,10 +139,10 @@ head -c 1048000 /dev/zero | tr '\0' a > "$T/under"
 req POST /hunting -H 'Content-Type: application/json' -H 'Expect:' \
     --data-binary "@$T/under"
 is "$CODE/$(json .error.code)" 400/BadRequest "a body under max_body is read (then 400: not JSON)"
-raw $'POST /hunting HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n'
+raw $'POST /hunting HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n'
 is "$RCODE" 400 "both Transfer-Encoding and Content-Length: 400"
 is "$(api_count)" "$a0" "... not forwarded"
-raw $'POST /hunting HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n'
+raw $'POST /hunting HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n'
 is "$RCODE" 413 "huge Content-Length announced: 413 before any body"
 
 # ---- upstream statuses passed through ----

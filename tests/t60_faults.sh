@@ -172,7 +172,7 @@ is "$CODE" 200 "... and the daemon serves on"
 fds=""
 for i in $(seq 1000); do
 	exec {fd}<>"/dev/tcp/127.0.0.1/$GW_PORT" || break
-	printf 'GET /incidents HTTP/1.1\r\nHost: x\r\n' >&$fd
+	printf 'GET /incidents HTTP/1.1\r\nHost: localhost\r\n' >&$fd
 	fds="$fds $fd"
 done
 is "$(echo $fds | wc -w)" 1000 "1000 idle half-sent connections open"
@@ -198,7 +198,7 @@ raw() {	# raw REQUEST-BYTES: print the status code of the answer
 before=$(fake_stat .api_requests)
 is "$(raw 'CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n')" 400 \
     "CONNECT refused with 400"
-is "$(raw 'GET /incidents?a=\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')" 400 \
+is "$(raw 'GET /incidents?a=\xff\xfe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n')" 400 \
     "raw non-UTF-8 bytes in the query: 400"
 is "$(fake_stat .api_requests)" "$before" "neither was forwarded"
 req GET '/incidents?a=%FF%FE'
