@@ -615,6 +615,19 @@ uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 	return (sreq_new(cls, uri));
 }
 
+/* The managed-identity listener's requests are marked as such from the
+ * start (comparing daemons would read s->mi_d, which the main thread
+ * writes after MHD has started its threads). */
+static void *
+mi_uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct sim_req *r = sreq_new(cls, uri);
+
+	if (r != NULL)
+		r->kind = SIM_REQ_MI;
+	return (r);
+}
+
 static void
 completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -700,7 +713,6 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct sim	*s = cls;
 	struct sim_req	*r = *con_cls;
-	const union MHD_ConnectionInfo *ci;
 
 	if (r == NULL) {
 		if ((r = sreq_new(s, url)) == NULL)
@@ -713,9 +725,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		r->c = c;
 		r->url = url;
 		r->method = method;
-		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
-		if (s->mi_d != NULL && ci != NULL && ci->daemon == s->mi_d)
-			r->kind = SIM_REQ_MI;
+		if (r->kind == SIM_REQ_MI)
+			;	/* set by mi_uri_cb */
 		else if (sim_entra_path(url)) {
 			r->kind = SIM_REQ_TOKEN;
 			r->body.max = TOKEN_BODY_MAX;
@@ -804,7 +815,7 @@ mi_start(struct sim *s, const struct sockaddr_storage *ss0,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 60U,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
-	    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
+	    MHD_OPTION_URI_LOG_CALLBACK, mi_uri_cb, s,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
 	    MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
 	    MHD_OPTION_END);
