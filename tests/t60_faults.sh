@@ -176,11 +176,17 @@ for i in $(seq 1000); do
 	fds="$fds $fd"
 done
 is "$(echo $fds | wc -w)" 1000 "1000 idle half-sent connections open"
+# Served while the 1,000 still hold their slots: well before the idle
+# ones could time out (client_timeout, 60 s by default). Not a speed
+# target (bench/ measures those): the bound only tells "served" from
+# "starved until the idle connections were dropped", with room for a
+# sanitizer build on a busy machine.
 t0=$(date +%s%N)
-req GET /incidents --max-time 5
+req GET /incidents --max-time 20
 t1=$(date +%s%N)
 is "$CODE" 200 "slowloris: another client is served"
-[ $(( (t1 - t0) / 1000000 )) -lt 2000 ]; ok $? "slowloris: promptly"
+[ $(( (t1 - t0) / 1000000 )) -lt 15000 ]; ok $? \
+    "slowloris: while the idle connections still hold their slots ($(( (t1 - t0) / 1000000 )) ms)"
 for fd in $fds; do exec {fd}>&-; done
 
 # request headers over the limit
