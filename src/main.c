@@ -23,6 +23,8 @@
 
 #include "buf.h"
 #include "config.h"
+#include "cred.h"
+#include "egress.h"
 #include "httpd.h"
 #include "jwt.h"
 #include "log.h"
@@ -61,6 +63,14 @@ usage(FILE *f)
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
 "  timeout, connect_timeout, token_timeout, max_clients, client_timeout,\n"
 "  max_upstream_connections, http2 (DEFGATE_<KEY>).\n"
+"Credentials: credential (DEFGATE_CREDENTIAL) secret|certificate|federated|\n"
+"  managed_identity, or inferred; client_certificate_path\n"
+"  (AZURE_CLIENT_CERTIFICATE_PATH), client_certificate_password,\n"
+"  client_assertion_alg (PS256|RS256), send_certificate_chain,\n"
+"  federated_token_file (AZURE_FEDERATED_TOKEN_FILE), identity_endpoint /\n"
+"  identity_header (IDENTITY_ENDPOINT / IDENTITY_HEADER), imds_url.\n"
+"Cloud: cloud (DEFGATE_CLOUD) public|gcc|gcchigh|dod. Egress proxy: proxy\n"
+"  (HTTPS_PROXY), no_proxy (NO_PROXY).\n"
 "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the settings.\n");
 }
 
@@ -263,44 +273,53 @@ do_check(const struct gw_config *cf)
 	CURL			*e;
 	CURLcode		 res;
 	struct buf		 body;
+	struct cred_req		 req;
 	struct oauth_token	 tok;
 	struct oauth_error	 err;
 	struct jwt_claims	 c;
-	char			*url, *post, ebuf[CURL_ERROR_SIZE] = "";
+	char			 ebuf[CURL_ERROR_SIZE] = "", perr[320] = "";
 	const char		*jerr, *hint;
-	size_t			 postlen = 0;
 	long			 status = 0;
 	int			 rc = 1;
 
-	if ((e = curl_easy_init()) == NULL)
+	cred_check_print(cf, util_now());
+	if (cred_req_build(cf, cf->scope, &req, &err) == -1) {
+		printf("token request failed: %s\n", err.description);
 		return (1);
-	url = oauth_token_url(cf);
-	post = oauth_token_body(cf, &postlen);
+	}
+	if ((e = curl_easy_init()) == NULL) {
+		cred_req_free(&req);
+		return (1);
+	}
 	buf_init(&body, 64 * 1024);
 	upstream_easy_common(cf, e);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, post);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)postlen);
+	cred_req_apply(cf, &req, e);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cf->token_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, check_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-	printf("token endpoint: %s (%s)\n", url, cf->token_version == 1 ?
-	    "v1, resource=" : "v2, scope=");
+	if (req.is_get)
+		printf("token endpoint: %.*s (managed identity)\n",
+		    (int)strcspn(req.url, "?"), req.url);
+	else
+		printf("token endpoint: %s (%s)\n", req.url,
+		    cf->token_version == 1 ? "v1, resource=" : "v2, scope=");
 	res = curl_easy_perform(e);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (res != CURLE_OK && !req.is_get)
+		(void)egress_error(cf, e, res, perr, sizeof(perr));
 	curl_easy_cleanup(e);
-	util_free_secret(post);
-	free(url);
+	cred_req_free(&req);
 	if (res != CURLE_OK) {
-		printf("token request failed: %s\n", ebuf[0] ? ebuf :
-		    curl_easy_strerror(res));
+		cred_redact(cf, ebuf, sizeof(ebuf));
+		printf("token request failed: %s\n", perr[0] ? perr :
+		    ebuf[0] ? ebuf : curl_easy_strerror(res));
 		printf("hint: check authority_host (AZURE_AUTHORITY_HOST)%s\n",
 		    res == CURLE_PEER_FAILED_VERIFICATION ? " and ca_file "
 		    "(DEFGATE_CA_FILE)" : " and the network path to it");
 		goto out;
 	}
-	if (oauth_parse_response(status, body.data, body.len, util_now(),
+	if (cred_parse_response(cf, status, body.data, body.len, util_now(),
 	    &tok, &err) == -1) {
 		printf("token request failed: HTTP %ld %s", status, err.error);
 		if (err.aadsts)

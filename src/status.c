@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "cred.h"
 #include "status.h"
 #include "util.h"
 
@@ -376,6 +377,7 @@ status_render_json(size_t *len)
 		cJSON_AddBoolToObject(c, "allow_write", st.cf->allow_write);
 		cJSON_AddStringToObject(c, "listen", st.cf->listen);
 		cJSON_AddBoolToObject(c, "demo", st.demo);
+		cred_status_json(st.cf, root);	/* "cloud", "credential" */
 	}
 	cJSON_AddItemToObject(root, "token", render_token(&st.view, now));
 	cJSON_AddItemToObject(root, "routes", render_routes(&st.view, st.cf));

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "config.h"
+#include "cred.h"
 #include "jwt.h"
 #include "log.h"
 #include "oauth.h"
@@ -215,6 +216,24 @@ schedule_backoff(struct token_cache *tc, long retry_after)
 }
 
 int
+token_refresh_failed(struct token_cache *tc, const struct oauth_error *e)
+{
+	char why[512];
+
+	tc->refreshing = 0;
+	tc->err = *e;
+	tc->have_error = 1;
+	tc->view.failures++;
+	schedule_backoff(tc, e->retry_after);
+	oauth_error_describe(e, why, sizeof(why));
+	log_warnx("token request failed: %s (HTTP %ld); next attempt in %lld "
+	    "ms%s", why, e->http_status, tc->next_attempt_ms - util_mono_ms(),
+	    tc->cur ? "; the current token stays in use" : "");
+	publish(tc);
+	return (-1);
+}
+
+int
 token_refresh_finished(struct token_cache *tc, long status, const char *body,
     size_t len, long retry_after, const char *transport_err)
 {
@@ -223,7 +242,6 @@ token_refresh_finished(struct token_cache *tc, long status, const char *body,
 	struct token		*t;
 	struct jwt_claims	 claims;
 	const char		*jerr;
-	char			 why[512];
 	long long		 now = util_now(), margin, ahead;
 
 	tc->refreshing = 0;
@@ -234,21 +252,12 @@ token_refresh_finished(struct token_cache *tc, long status, const char *body,
 		strncpy(oe.description, transport_err,
 		    sizeof(oe.description) - 1);
 		oe.when = now;
-	} else if (oauth_parse_response(status, body, len,
+	} else if (cred_parse_response(tc->cf, status, body, len,
 	    /* expires_in counts from issue: date it from when we asked */
 	    tc->req_sent ? tc->req_sent : now, &ot, &oe) == 0)
 		goto success;
 	oe.retry_after = retry_after;
-	tc->err = oe;
-	tc->have_error = 1;
-	tc->view.failures++;
-	schedule_backoff(tc, retry_after);
-	oauth_error_describe(&oe, why, sizeof(why));
-	log_warnx("token request failed: %s (HTTP %ld); next attempt in %lld "
-	    "ms%s", why, oe.http_status, tc->next_attempt_ms - util_mono_ms(),
-	    tc->cur ? "; the current token stays in use" : "");
-	publish(tc);
-	return (-1);
+	return (token_refresh_failed(tc, &oe));
 
 success:
 	t = xcalloc(1, sizeof(*t));

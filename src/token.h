@@ -43,6 +43,9 @@ void			 token_refresh_started(struct token_cache *);
 int			 token_refresh_finished(struct token_cache *,
 			    long http_status, const char *body, size_t len,
 			    long retry_after, const char *transport_err);
+/* A token request that could not even be sent (e.g. no federated token). */
+int			 token_refresh_failed(struct token_cache *,
+			    const struct oauth_error *);
 /* An upstream 401 for a token of this generation: drop it. */
 void			 token_invalidate(struct token_cache *, unsigned gen);
 /*

@@ -24,6 +24,8 @@
 
 #include "buf.h"
 #include "config.h"
+#include "cred.h"
+#include "egress.h"
 #include "job.h"
 #include "log.h"
 #include "oauth.h"
@@ -57,12 +59,10 @@ struct upstream {
 	struct job		*active;	/* transfers in the multi */
 	CURL			*tok_easy;
 	int			 tok_active;
-	char			*tok_post;	/* secret inside: wipe */
-	size_t			 tok_postlen;
+	struct cred_req		 tok_req;	/* secret inside: wiped */
 	struct buf		 tok_body;
 	long			 tok_retry_after;
 	char			 tok_err[CURL_ERROR_SIZE];
-	struct curl_slist	*tok_hdrs;
 	long long		 last_probe_ms;
 };
 
@@ -92,6 +92,7 @@ upstream_easy_common(const struct gw_config *cf, void *e)
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/"
 	    PACKAGE_VERSION);
+	egress_apply(cf, e, 0);
 }
 
 static CURL *
@@ -336,13 +337,20 @@ detach(struct upstream *up, struct job *j)
 static void
 finish_api(struct upstream *up, struct job *j, CURLcode res)
 {
-	long long ms = util_mono_ms() - j->up_start_ms;
+	long long	 ms = util_mono_ms() - j->up_start_ms;
+	char		 perr[320];
+	/* before detach(): the handle still knows how the proxy answered */
+	int		 proxy_fault = egress_error(up->cf, j->easy, res, perr,
+			    sizeof(perr));
 
 	detach(up, j);
 	status_upstream(ms, res == CURLE_OK ? j->status : 0);
 	if (j->status == 403 && j->peeklen > 0 &&
-	    strstr(j->peek, "Missing application roles") != NULL)
-		status_forbidden(j->peek, j->peeklen);
+	    strstr(j->peek, "Missing application roles") != NULL) {
+		/* an API may echo the bearer or more: never onto the page */
+		cred_redact(up->cf, j->peek, sizeof(j->peek));
+		status_forbidden(j->peek, strlen(j->peek));
+	}
 	if (j->discard && !j->cancelled) {
 		/* 401 on a live token: it was revoked; refresh and retry once */
 		token_invalidate(up->tc, token_generation(j->tok));
@@ -370,6 +378,9 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 			    "verification of the Defender API failed: %s "
 			    "(check ca_file)", j->errbuf[0] ? j->errbuf :
 			    curl_easy_strerror(res));
+		else if (proxy_fault)
+			job_set_error(j, 502, "UpstreamError", "cannot reach "
+			    "the Defender API: %s", perr);
 		else
 			job_set_error(j, 502, "UpstreamError", "cannot reach "
 			    "the Defender API: %s", j->errbuf[0] ? j->errbuf :
@@ -417,10 +428,31 @@ tok_header_cb(char *b, size_t size, size_t n, void *arg)
 	return (n);
 }
 
+/* single-flight: everyone who waited continues together */
+static void
+release_waiters(struct upstream *up)
+{
+	struct job	*j, *next;
+	struct token	*tok;
+
+	j = up->w_head;
+	up->w_head = up->w_tail = NULL;
+	tok = token_current(up->tc, util_now());
+	for (; j != NULL; j = next) {
+		next = j->wnext;
+		j->wnext = NULL;
+		j->waiting = 0;
+		if (tok)
+			start_transfer(up, j, tok);
+		else
+			fail_token(up, j);
+	}
+}
+
 static void
 start_token_request(struct upstream *up)
 {
-	char *url;
+	struct oauth_error err;
 
 	if (up->tok_active)
 		return;
@@ -428,10 +460,6 @@ start_token_request(struct upstream *up)
 		if ((up->tok_easy = curl_easy_init()) == NULL)
 			return;
 		upstream_easy_common(up->cf, up->tok_easy);
-		up->tok_hdrs = curl_slist_append(NULL, "Accept: "
-		    "application/json");
-		curl_easy_setopt(up->tok_easy, CURLOPT_HTTPHEADER,
-		    up->tok_hdrs);
 		curl_easy_setopt(up->tok_easy, CURLOPT_WRITEFUNCTION,
 		    tok_write_cb);
 		curl_easy_setopt(up->tok_easy, CURLOPT_WRITEDATA, up);
@@ -442,19 +470,15 @@ start_token_request(struct upstream *up)
 		    up->tok_err);
 		curl_easy_setopt(up->tok_easy, CURLOPT_PIPEWAIT, 0L);
 	}
-	if ((url = oauth_token_url(up->cf)) == NULL)
-		return;
-	util_free_secret(up->tok_post);
-	up->tok_post = oauth_token_body(up->cf, &up->tok_postlen);
-	if (up->tok_post == NULL) {
-		free(url);
+	cred_req_free(&up->tok_req);
+	if (cred_req_build(up->cf, up->cf->scope, &up->tok_req, &err) == -1) {
+		/* e.g. no federated token yet: a token error, backed off */
+		token_refresh_started(up->tc);
+		token_refresh_failed(up->tc, &err);
+		release_waiters(up);
 		return;
 	}
-	curl_easy_setopt(up->tok_easy, CURLOPT_URL, url);
-	free(url);		/* curl keeps its own copy */
-	curl_easy_setopt(up->tok_easy, CURLOPT_POSTFIELDS, up->tok_post);
-	curl_easy_setopt(up->tok_easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)up->tok_postlen);
+	cred_req_apply(up->cf, &up->tok_req, up->tok_easy);
 	curl_easy_setopt(up->tok_easy, CURLOPT_TIMEOUT_MS,
 	    up->cf->token_timeout_ms);
 	buf_wipe(&up->tok_body);
@@ -473,43 +497,30 @@ start_token_request(struct upstream *up)
 static void
 finish_token(struct upstream *up, CURLcode res)
 {
-	struct job	*j, *next;
-	struct token	*tok;
 	long		 status = 0;
-	char		 terr[CURL_ERROR_SIZE + 64];
-	int		 ok;
+	char		 terr[CURL_ERROR_SIZE + 320];
 
 	curl_easy_getinfo(up->tok_easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(up->multi, up->tok_easy);
-	up->tok_active = 0;
-	util_free_secret(up->tok_post);
-	up->tok_post = NULL;
-	if (res != CURLE_OK) {
-		snprintf(terr, sizeof(terr), "%s%s%s",
+	/* a failure of the egress proxy is named as such (MI goes direct) */
+	if (res != CURLE_OK && (up->tok_req.is_get ||
+	    !egress_error(up->cf, up->tok_easy, res, terr, sizeof(terr))))
+		snprintf(terr, sizeof(terr), "%s%s",
 		    res == CURLE_OPERATION_TIMEDOUT ? "timed out: " :
 		    (res == CURLE_PEER_FAILED_VERIFICATION ?
 		    "TLS verification failed (check ca_file): " : ""),
-		    up->tok_err[0] ? up->tok_err : curl_easy_strerror(res),
-		    "");
-		ok = token_refresh_finished(up->tc, 0, NULL, 0, 0, terr);
+		    up->tok_err[0] ? up->tok_err : curl_easy_strerror(res));
+	curl_multi_remove_handle(up->multi, up->tok_easy);
+	up->tok_active = 0;
+	cred_req_free(&up->tok_req);
+	if (res != CURLE_OK) {
+		cred_redact(up->cf, terr, sizeof(terr));
+		(void)token_refresh_finished(up->tc, 0, NULL, 0, 0, terr);
 	} else
-		ok = token_refresh_finished(up->tc, status, up->tok_body.data,
-		    up->tok_body.len, up->tok_retry_after, NULL);
+		(void)token_refresh_finished(up->tc, status,
+		    up->tok_body.data, up->tok_body.len, up->tok_retry_after,
+		    NULL);
 	buf_wipe(&up->tok_body);
-	(void)ok;
-	/* single-flight: everyone who waited continues together */
-	j = up->w_head;
-	up->w_head = up->w_tail = NULL;
-	tok = token_current(up->tc, util_now());
-	for (; j != NULL; j = next) {
-		next = j->wnext;
-		j->wnext = NULL;
-		j->waiting = 0;
-		if (tok)
-			start_transfer(up, j, tok);
-		else
-			fail_token(up, j);
-	}
+	release_waiters(up);
 }
 
 /* ---- jobs and messages ---- */
@@ -611,16 +622,16 @@ drain_inbox(struct upstream *up)
 		 * rather than when the old config is freed at exit.
 		 */
 		struct gw_config *old = (struct gw_config *)(uintptr_t)up->cf;
-		int changed = strcmp(old->tenant_id, ncf->tenant_id) ||
-		    strcmp(old->client_id, ncf->client_id) ||
+		int changed = strcmp(old->tenant_id ? old->tenant_id : "",
+		    ncf->tenant_id ? ncf->tenant_id : "") ||
+		    strcmp(old->client_id ? old->client_id : "",
+		    ncf->client_id ? ncf->client_id : "") ||
 		    strcmp(old->authority_host, ncf->authority_host) ||
 		    strcmp(old->scope, ncf->scope) ||
 		    old->token_version != ncf->token_version ||
-		    strcmp(old->client_secret ? old->client_secret : "",
-		    ncf->client_secret ? ncf->client_secret : "");
+		    cred_identity_changed(old, ncf);
 
-		util_free_secret(old->client_secret);
-		old->client_secret = NULL;
+		cred_forget_secrets(old);
 		up->cf = ncf;
 		/* a token request in flight finishes with the old settings */
 		token_config_changed(up->tc, ncf, changed);
@@ -630,8 +641,6 @@ drain_inbox(struct upstream *up)
 		if (!up->tok_active && up->tok_easy) {
 			curl_easy_cleanup(up->tok_easy);
 			up->tok_easy = NULL;
-			curl_slist_free_all(up->tok_hdrs);
-			up->tok_hdrs = NULL;
 		}
 		log_info("configuration reloaded");
 	}
@@ -873,12 +882,11 @@ upstream_stop(struct upstream *up)
 		curl_multi_remove_handle(up->multi, up->tok_easy);
 	if (up->tok_easy)
 		curl_easy_cleanup(up->tok_easy);
-	curl_slist_free_all(up->tok_hdrs);
 	while (up->npool > 0)
 		curl_easy_cleanup(up->pool[--up->npool]);
 	curl_multi_cleanup(up->multi);
 	token_cache_free(up->tc);
-	util_free_secret(up->tok_post);
+	cred_req_free(&up->tok_req);
 	buf_wipe(&up->tok_body);
 	pthread_mutex_destroy(&up->mu);
 	free(up);
