@@ -833,7 +833,7 @@ cred_req_apply(const struct gw_config *cf, const struct cred_req *req,
 void
 cred_redact(const struct gw_config *cf, char *s, size_t cap)
 {
-	const char	*secrets[6];
+	const char	*secrets[5];
 	char		 userinfo[256] = "";
 	const char	*p, *at;
 	size_t		 n = 0;
@@ -841,7 +841,7 @@ cred_redact(const struct gw_config *cf, char *s, size_t cap)
 	secrets[n++] = cf->client_secret;
 	secrets[n++] = cf->client_certificate_password;
 	secrets[n++] = cf->identity_header;
-	secrets[n++] = cf->proxy;
+	/* the proxy's user:password, not its (shown) address */
 	if (cf->proxy && (p = strstr(cf->proxy, "://")) != NULL &&
 	    (at = strchr(p + 3, '@')) != NULL &&
 	    (size_t)(at - p - 3) < sizeof(userinfo)) {
@@ -960,7 +960,8 @@ cred_check_print(const struct gw_config *cf, long long now)
 	char				 ts[32], warn[160], proxy[256];
 	const char			*w;
 
-	printf("cloud:          %s\n", cf->cloud);
+	printf("cloud:          %s (authority %s, API %s, scope %s)\n",
+	    cf->cloud, cf->authority_host, cf->api_url, cf->scope);
 	printf("credential:     %s\n", cred_kind_name(cf->credential));
 	if (i) {
 		util_iso8601(i->not_after, ts, sizeof(ts));
