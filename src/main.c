@@ -120,12 +120,15 @@ parse_args(int argc, char **argv, struct options *o)
 			add_set(o, kv);
 			break;
 		case 's':
-			if (strncmp(optarg, "client_secret=", 14) == 0) {
-				fprintf(stderr, "defgate: --set client_secret "
-				    "is refused: secrets on the command line "
-				    "are visible to every user; use "
-				    "client_secret_file or "
-				    "AZURE_CLIENT_SECRET\n");
+			if (strncmp(optarg, "client_secret=", 14) == 0 ||
+			    strncmp(optarg, "client_certificate_password=",
+			    28) == 0 ||
+			    strncmp(optarg, "identity_header=", 16) == 0) {
+				fprintf(stderr, "defgate: --set %.*s is "
+				    "refused: secrets on the command line are "
+				    "visible to every user; use the config "
+				    "file or the environment\n",
+				    (int)strcspn(optarg, "="), optarg);
 				exit(2);
 			}
 			add_set(o, optarg);

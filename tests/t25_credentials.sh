@@ -143,7 +143,8 @@ stop_defgate
 openssl req -x509 -newkey rsa:2048 -nodes -days 5 -subj /CN=defgate-short \
     -keyout "$T/k.pem" -out "$T/c.pem" 2>/dev/null
 cat "$T/c.pem" "$T/k.pem" > "$T/cert.pem"
-chmod 644 "$T/cert.pem"
+cp "$T/cert.pem" "$T/short.pem"
+chmod 644 "$T/cert.pem" "$T/short.pem"
 THUMB=$(openssl x509 -in "$T/c.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d :)
 KEYLINE=$(sed -n 5p "$T/k.pem")
 GW_SECRET=none start_defgate --set client_certificate_path="$T/cert.pem"
@@ -156,6 +157,15 @@ like "$(sj .credential.certificate.warning)" "expires on" \
 like "$(cat "$GW_LOG")" "expires on" "certificate: expiry warning in the log"
 like "$(cat "$GW_LOG")" "readable by group or others" \
     "certificate: key file readable by others: warning"
+# SIGHUP reads the key again: a new certificate replaces the old one
+openssl req -x509 -newkey rsa:2048 -nodes -days 400 -subj /CN=defgate-next \
+    -keyout "$T/k2.pem" -out "$T/c2.pem" 2>/dev/null
+cat "$T/c2.pem" "$T/k2.pem" > "$T/cert.pem"
+THUMB2=$(openssl x509 -in "$T/c2.pem" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d :)
+kill -HUP "$GW_PID"
+new_cert() { [ "$(sj .credential.certificate.thumbprint_sha256)" = "$THUMB2" ]; }
+wait_until new_cert; ok $? "certificate: SIGHUP loads the new certificate"
+is "$(sj .credential.certificate.warning)" null "certificate: no warning for a 400-day one"
 req GET /incidents
 unlike "$(cat "$GW_LOG")" "$KEYLINE" "private key not in the log"
 unlike "$(curl -s "$GW/status.json")" "$KEYLINE" "private key not on the page"
@@ -163,7 +173,7 @@ unlike "$BODY" "$KEYLINE" "private key not in error bodies"
 unlike "$(cat "$GW_LOG")" "client_assertion=eyJ" "assertion not in the log"
 stop_defgate
 out=$(env -i PATH="$PATH" AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT \
-    "$DEFGATE" --check --set client_certificate_path="$T/cert.pem" \
+    "$DEFGATE" --check --set client_certificate_path="$T/short.pem" \
     --set authority_host="$FAKE_URL" --set ca_file="$CA" 2>&1)
 like "$out" "credential:     certificate" "--check certificate: kind"
 like "$out" "SHA-256:      $THUMB" "--check certificate: thumbprint"
@@ -171,6 +181,9 @@ like "$out" "certificate:    CN=defgate-short" "--check certificate: subject"
 like "$out" "warning:        the certificate expires on" "--check certificate: warning"
 like "$out" "PS256, x5t#S256" "--check certificate: assertion form"
 unlike "$out" "$KEYLINE" "--check certificate: no key"
+out=$("$DEFGATE" --set client_certificate_password=pw-on-argv 2>&1)
+is "$?" 2 "--set client_certificate_password is refused"
+unlike "$out" "pw-on-argv" "... without echoing it"
 
 # --check with a federated token file that is missing
 out=$(env -i PATH="$PATH" AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT \
@@ -213,7 +226,17 @@ else
 	    "proxy: the TLS failure is reported"
 	stop_defgate
 
+	# NO_PROXY: the token endpoint directly, the API through a proxy that
+	# refuses: the API call's 502 names the proxy
 	start_tinyproxy "ConnectPort 1"
+	GW_API=https://localhost:$FAKE_PORT start_defgate \
+	    --set proxy="http://127.0.0.1:$PROXY_PORT" --set no_proxy=127.0.0.1
+	wait_ready; ok $? "NO_PROXY: the token endpoint is reached directly"
+	req GET /incidents
+	is "$CODE" 502 "refusing proxy on the API path: 502"
+	like "$(json .error.message)" "the egress proxy http://127.0.0.1:$PROXY_PORT refused the CONNECT (HTTP 403)" \
+	    "refusing proxy on the API path: named"
+	stop_defgate
 	start_defgate --set proxy="http://127.0.0.1:$PROXY_PORT"
 	req GET /incidents
 	is "$CODE" 503 "refusing proxy: 503"
