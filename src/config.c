@@ -413,8 +413,8 @@ config_load_stream(struct gw_config *cf, FILE *f, const char *path,
 			v[n - 1] = '\0';
 			v++;
 		}
-		if (strcmp(k, "client_secret") == 0)
-			has_secret = 1;
+		if (key_find(k) != NULL && key_find(k)->kind == K_SECRET)
+			has_secret = 1;	/* any secret, e.g. a key password */
 		if (key_find(k) == NULL) {
 			errf(errs, "%s:%d: unknown setting \"%s\"", path,
 			    lineno, k);
@@ -450,8 +450,9 @@ config_load_file(struct gw_config *cf, const char *path, struct buf *errs)
 	}
 	rc = config_load_stream(cf, f, path, errs);
 	if (rc == 1 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		log_warnx("config file %s holds client_secret and is readable "
-		    "by group or others: run chmod 600 %s", path, path);
+		log_warnx("config file %s holds a secret (client_secret, a "
+		    "password or IDENTITY_HEADER) and is readable by group or "
+		    "others: run chmod 600 %s", path, path);
 	fclose(f);
 	free(cf->config_file);
 	cf->config_file = xstrdup(path);

@@ -86,7 +86,7 @@ int	 config_set(struct gw_config *, const char *key, const char *value,
 int	 config_load_file(struct gw_config *, const char *path,
 	    struct buf *errs);
 /* The parser behind config_load_file(): -1 on errors, else 1 when the
- * stream set client_secret, 0 otherwise. */
+ * stream set a secret (client_secret, a password, …), 0 otherwise. */
 int	 config_load_stream(struct gw_config *, FILE *, const char *name,
 	    struct buf *errs);
 void	 config_load_env(struct gw_config *, struct buf *errs);

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -47,6 +48,9 @@
 #define ASSERTION_TYPE	"urn:ietf:params:oauth:client-assertion-type:" \
 			"jwt-bearer"
 #define CRED_MAX_CHAIN	8
+
+/* When the certificate expiry warning was last logged (load or refresh). */
+static _Atomic long long	last_expiry_warning;
 
 struct cred_cert {
 	EVP_PKEY		*key;		/* wiped by cred_forget_secrets */
@@ -483,6 +487,7 @@ cred_load(struct gw_config *cf, struct buf *errs)
 	cred_cert_free(cf->cert);
 	cf->cert = c;
 	warn_expiry(&c->info, cf->client_certificate_path, util_now());
+	atomic_store(&last_expiry_warning, util_now());
 	return (0);
 }
 
@@ -865,6 +870,13 @@ cred_parse_response(const struct gw_config *cf, long status,
 	int	 rc;
 
 	rc = oauth_parse_response(status, body, len, now, tok, err);
+	if (rc == 0 && cf->cert != NULL &&
+	    now - atomic_load(&last_expiry_warning) >= 86400 &&
+	    cf->cert->info.not_after - now < CRED_EXPIRY_WARN_DAYS * 86400LL) {
+		/* a long-running daemon crosses into the 30 days too */
+		atomic_store(&last_expiry_warning, now);
+		warn_expiry(&cf->cert->info, cf->client_certificate_path, now);
+	}
 	if (rc == 0) {
 		if (tok->capped_from > 0)
 			log_warnx("the token endpoint gave a lifetime of %lld s;"
