@@ -113,10 +113,6 @@ kind_from_name(const char *name)
 	for (int k = CRED_SECRET; k <= CRED_MANAGED_IDENTITY; k++)
 		if (strcasecmp(name, cred_kind_name(k)) == 0)
 			return (k);
-	if (strcasecmp(name, "managed-identity") == 0 ||
-	    strcasecmp(name, "workload_identity") == 0)
-		return (strcasecmp(name, "workload_identity") == 0 ?
-		    CRED_FEDERATED : CRED_MANAGED_IDENTITY);
 	return (CRED_NONE);
 }
 
