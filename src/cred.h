@@ -67,6 +67,17 @@ int		 cred_choose(struct gw_config *, struct buf *errs);
 int		 cred_load(struct gw_config *, struct buf *errs);
 void		 cred_cert_free(struct cred_cert *);
 const struct cred_cert_info *cred_cert_info(const struct gw_config *);
+/* cred_cert.c: the certificate's assertion (malloc'd; NULL without a key),
+   the key freed, the expiry warning logged at most daily, the warning text
+   (NULL when more than 30 days are left) and "PS256, x5t#S256" or
+   "RS256, x5t". */
+char		*cred_cert_assertion(const struct gw_config *, const char *aud,
+		    long long now);
+void		 cred_cert_forget_key(struct cred_cert *);
+void		 cred_cert_check_expiry(const struct gw_config *, long long now);
+const char	*cred_cert_warning(const struct cred_cert_info *, long long now,
+		    char *out, size_t outlen);
+const char	*cred_cert_assertion_form(const struct gw_config *);
 /* Wipe the secrets and free the private key of a config no longer used. */
 void		 cred_forget_secrets(struct gw_config *);
 /* 1 when a reload changed who defgate is (the token must go). */
