@@ -29,7 +29,7 @@
 #include "jwt.h"
 #include "log.h"
 #include "oauth.h"
-#include "sim.h"
+#include "sim/sim.h"
 #include "status.h"
 #include "upstream.h"
 #include "util.h"

@@ -1,10 +1,20 @@
 /*
- * fakeapi.c: the simulated Entra ID token endpoint + Defender XDR API
- * (src/sim.c) as a standalone process for the integration tests.
+ * fakeapi.c: the simulated Entra ID token endpoint + Defender XDR, MDE
+ * and Graph security APIs (src/sim.c) as a standalone process for the
+ * integration tests.
  *
  *   fakeapi [--port N] [--port-file PATH] [--ca-out PATH] [--tenant T]
  *           [--client-id C] [--client-secret S] [--roles R]
+ *           [--graph-roles R] [--mde-roles R] [--no-machines]
  *           [--lifetime N] [--token-version 1|2] [-v]
+ *
+ * --roles (alias --defender-roles), --graph-roles, --mde-roles: the roles
+ * of that audience's tokens, comma-separated ("" : no roles claim; absent:
+ * all of that audience's roles). --no-machines: MDE's 404 for
+ * /api/machines.
+ *
+ * The fake's own behaviour (faults, records, /_sim/ control endpoints)
+ * is in fake_hooks.c, plugged into the sim through its hooks.
  *
  * Threads: main blocks SIGTERM/SIGINT before the sim starts its threads
  * (so they inherit the mask) and waits for one with sigwait(); the sim
@@ -18,8 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake_hooks.h"
 #include "log.h"
-#include "sim.h"
 #include "util.h"
 
 static void
@@ -29,6 +39,7 @@ usage(void)
 	    "[--ca-out PATH] [--tenant T]\n"
 	    "               [--client-id C] [--client-secret S] [--roles R] "
 	    "[--lifetime N]\n"
+	    "               [--graph-roles R] [--mde-roles R] [--no-machines]\n"
 	    "               [--token-version 1|2] [-v]\n");
 	exit(2);
 }
@@ -68,7 +79,9 @@ int
 main(int argc, char *argv[])
 {
 	struct sim_options	 o;
+	struct sim_hooks	 hooks;
 	struct sim		*s;
+	struct fake		*fake;
 	const char		*port_file = NULL;
 	char			*err = NULL;
 	sigset_t		 set;
@@ -88,6 +101,10 @@ main(int argc, char *argv[])
 			verbose = 1;
 			continue;
 		}
+		if (strcmp(a, "--no-machines") == 0) {
+			o.no_machines = 1;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -103,8 +120,13 @@ main(int argc, char *argv[])
 			o.client_id = v;
 		else if (strcmp(a, "--client-secret") == 0)
 			o.client_secret = v;
-		else if (strcmp(a, "--roles") == 0)
-			o.roles = v;
+		else if (strcmp(a, "--roles") == 0 ||
+		    strcmp(a, "--defender-roles") == 0)
+			o.roles[SIM_AUD_DEFENDER] = v;
+		else if (strcmp(a, "--graph-roles") == 0)
+			o.roles[SIM_AUD_GRAPH] = v;
+		else if (strcmp(a, "--mde-roles") == 0)
+			o.roles[SIM_AUD_MDE] = v;
 		else if (strcmp(a, "--lifetime") == 0)
 			o.token_lifetime = (int)num_arg(a, v, 1, 30 * 86400);
 		else if (strcmp(a, "--token-version") == 0)
@@ -114,6 +136,9 @@ main(int argc, char *argv[])
 	}
 	o.verbose = verbose;
 	log_init(verbose);
+	fake = fake_new(o.client_id, o.client_secret, verbose);
+	fake_hooks(fake, &hooks);
+	o.hooks = &hooks;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -126,12 +151,14 @@ main(int argc, char *argv[])
 	if ((s = sim_start(&o, &err)) == NULL) {
 		fprintf(stderr, "fakeapi: %s\n", err ? err : "cannot start");
 		free(err);
+		fake_free(fake);
 		return (1);
 	}
 	if (port_file != NULL && write_port(port_file, sim_port(s)) == -1) {
 		fprintf(stderr, "fakeapi: %s: %s\n", port_file,
 		    strerror(errno));
 		sim_stop(s);
+		fake_free(fake);
 		return (1);
 	}
 	log_info("fakeapi: listening on https://127.0.0.1:%u", sim_port(s));
@@ -141,5 +168,6 @@ main(int argc, char *argv[])
 	} while (sig != SIGTERM && sig != SIGINT);
 	log_info("fakeapi: signal %d, stopping", sig);
 	sim_stop(s);
+	fake_free(fake);
 	return (0);
 }
