@@ -1046,6 +1046,9 @@ hook_request(void *arg, struct sim *sim, struct sim_req *r)
 		return (hook_token(s, r));
 	case SIM_REQ_API:
 		return (hook_api(s, r));
+	case SIM_REQ_MI:
+		record_token(s, r);	/* counted as a token request */
+		return (SIM_PASS);
 	default:
 		if (strncmp(sim_req_path(r), "/_sim/", 6) == 0)
 			return (handle_control(s, sim, r));

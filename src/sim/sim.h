@@ -39,6 +39,7 @@ struct sim_req;
 enum sim_req_kind {
 	SIM_REQ_TOKEN,		/* Entra: /{tenant}/oauth2[/v2.0]/token */
 	SIM_REQ_API,		/* /api/..., /v1.0/..., /beta/... */
+	SIM_REQ_MI,		/* the managed-identity listener */
 	SIM_REQ_OTHER		/* anything else: the sim answers 404 */
 };
 
@@ -71,10 +72,47 @@ struct sim_options {
 	int		 token_version;	/* claim shape: 1 or 2 (default 1) */
 	int		 verbose;
 	const struct sim_hooks *hooks;	/* NULL: none (the daemon's demo) */
+	/*
+	 * Client credentials besides client_secret. cert_pem: a registered
+	 * certificate (PEM) for client assertions (RS256/x5t or
+	 * PS256/x5t#S256, iss = sub = client_id). fed_*: one federated
+	 * credential: a client assertion from issuer fed_issuer for subject
+	 * fed_subject with aud fed_audience (NULL: api://AzureADTokenExchange)
+	 * whose signature verifies with fed_key_pem (a PEM public key or
+	 * certificate: the sim does not fetch the issuer's JWKS).
+	 */
+	const char	*cert_pem;
+	const char	*fed_issuer, *fed_subject, *fed_audience, *fed_key_pem;
+	/*
+	 * Managed identity: mi_enable starts a plain-HTTP loopback listener
+	 * (port mi_port, 0: any) serving IMDS (/metadata/identity/oauth2/token)
+	 * and the App Service endpoint (/msi/token). mi_client_id: the
+	 * assigned identity (NULL: none assigned, every request 400);
+	 * mi_identity_header: App Service's X-IDENTITY-HEADER secret;
+	 * mi_expires_on_number: App Service's expires_on as a JSON number.
+	 */
+	int		 mi_enable;
+	unsigned short	 mi_port;
+	const char	*mi_client_id, *mi_identity_header;
+	int		 mi_expires_on_number;
 };
 
 struct sim	*sim_start(const struct sim_options *, char **err);
 unsigned short	 sim_port(const struct sim *);
+unsigned short	 sim_mi_port(const struct sim *);	/* 0: off */
+/*
+ * A self-signed RSA-2048 client certificate for cn valid `days` days and
+ * its private key, both PEM (for the demo's certificate credential).
+ */
+int		 sim_make_client_cert(const char *cn, int days,
+		    char **cert_pem, char **key_pem);
+/*
+ * An external IdP's token for a federated credential (the demo's stand-in
+ * for a projected service-account token): RS256 with key_pem's private
+ * key, aud api://AzureADTokenExchange, valid lifetime seconds; or NULL.
+ */
+char		*sim_federated_token(const char *key_pem, const char *issuer,
+		    const char *subject, int lifetime);
 void		 sim_stop(struct sim *);
 
 /* ---- settings (any thread) ---- */

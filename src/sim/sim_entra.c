@@ -345,6 +345,196 @@ requested_aud(const cJSON *form, int v2)
 	return (-1);
 }
 
+/* ---- client assertions (certificate and federated credentials) ---- */
+
+#define JWT_BEARER	"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#define FIC_AUDIENCE	"api://AzureADTokenExchange"
+#define SKEW		300	/* seconds of clock skew allowed */
+
+static long long
+num_claim(const cJSON *o, const char *name)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return (cJSON_IsNumber(v) ? (long long)v->valuedouble : -1);
+}
+
+/*
+ * Remember a certificate assertion's jti until its exp; 0 when it is new,
+ * -1 when it was used before (a replay).
+ */
+static int
+jti_use(struct sim *s, const char *jti, long long exp, long long now)
+{
+	int	 seen = 0;
+
+	pthread_mutex_lock(&s->mtx);
+	for (size_t i = 0; i < SIM_JTI_MAX && !seen; i++)
+		seen = s->jtis[i].exp >= now &&
+		    strcmp(s->jtis[i].jti, jti) == 0;
+	if (!seen) {
+		snprintf(s->jtis[s->jti_next].jti, sizeof(s->jtis[0].jti),
+		    "%s", jti);
+		s->jtis[s->jti_next].exp = exp + SKEW;
+		s->jti_next = (s->jti_next + 1) % SIM_JTI_MAX;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return (seen ? -1 : 0);
+}
+
+/* Whether aud names this token endpoint (its v1 or v2 URL). */
+static int
+aud_is_endpoint(const struct sim_req *r, const char *aud)
+{
+	const char	*host = sim_header(r->c, MHD_HTTP_HEADER_HOST);
+	const char	*hosts[] = { "login.microsoftonline.com", host };
+	char		 want[512];
+
+	for (size_t h = 0; h < 2 && aud != NULL; h++) {
+		if (hosts[h] == NULL)
+			continue;
+		for (int v = 0; v < 2; v++) {
+			snprintf(want, sizeof(want), "https://%s/%s/oauth2/%s"
+			    "token", hosts[h], r->tenant, v ? "v2.0/" : "");
+			if (strcmp(aud, want) == 0)
+				return (1);
+		}
+	}
+	return (0);
+}
+
+static void
+time7(long long t, char *out, size_t len)
+{
+	sim_time7(t, 0, out, len);
+}
+
+/*
+ * Check a client assertion as Entra does: an assertion whose iss is the
+ * client id is a certificate credential (registered thumbprint, RS256 or
+ * PS256 signature, aud = this token endpoint, exp/nbf, iss = sub, a jti
+ * used once); any other iss is a federated credential (iss, sub and aud
+ * of the registered federated credential, signature by its key, exp/nbf;
+ * a federated token may be exchanged many times, so no jti rule). 0 when
+ * it passes; -1 with *ret the error answer.
+ */
+static int
+assertion_check(struct sim *s, struct sim_req *r, enum MHD_Result *ret)
+{
+	const char	*type = form_get(r->form, "client_assertion_type");
+	const char	*tok = form_get(r->form, "client_assertion");
+	const char	*alg, *iss, *sub, *aud, *jti, *x5t, *want;
+	cJSON		*hdr = NULL, *pl = NULL;
+	EVP_PKEY	*key;
+	long long	 now = util_now(), exp, nbf;
+	char		 t1[40], t2[40], t3[40];
+	int		 cert;
+
+	*ret = MHD_NO;
+	if (type == NULL || strcmp(type, JWT_BEARER) != 0) {
+		*ret = token_error(r, 400, "invalid_request", 50027,
+		    "Invalid client_assertion_type '%s'; expected '%s'.",
+		    type ? type : "", JWT_BEARER);
+		return (-1);
+	}
+	if (sim_jwt_split(tok, strlen(tok), &hdr, &pl) == -1) {
+		*ret = token_error(r, 401, "invalid_client", 50027,
+		    "JWT token is invalid or malformed.");
+		return (-1);
+	}
+	alg = sim_claim(hdr, "alg");
+	iss = sim_claim(pl, "iss");
+	sub = sim_claim(pl, "sub");
+	aud = sim_claim(pl, "aud");
+	jti = sim_claim(pl, "jti");
+	exp = num_claim(pl, "exp");
+	nbf = num_claim(pl, "nbf");
+	cert = iss != NULL && strcmp(iss, s->client) == 0;
+	if (cert) {
+		x5t = sim_claim(hdr, "x5t#S256");
+		want = s->x5t256;
+		if (x5t == NULL) {
+			x5t = sim_claim(hdr, "x5t");
+			want = s->x5t;
+		}
+		key = s->cert_key;
+		if (key == NULL || x5t == NULL || strcmp(x5t, want) != 0) {
+			*ret = token_error(r, 401, "invalid_client", 700027,
+			    "The certificate with identifier used to sign the "
+			    "client assertion is not registered on application. "
+			    "[Reason - The key was not found., Thumbprint of key "
+			    "used by client: '%.64s', Please visit the Azure "
+			    "Portal, Graph Explorer or directly use MS Graph to "
+			    "see configured keys for app Id '%s'.]",
+			    x5t ? x5t : "", s->client);
+			goto fail;
+		}
+	} else {
+		key = s->fed_key;
+		if (key == NULL || iss == NULL || sub == NULL || aud == NULL ||
+		    strcmp(iss, s->fed_iss) != 0 ||
+		    strcmp(sub, s->fed_sub) != 0 ||
+		    strcmp(aud, s->fed_aud) != 0) {
+			*ret = token_error(r, 400, "invalid_client", 70021,
+			    "No matching federated identity record found for "
+			    "presented assertion. Assertion Issuer: '%.200s'. "
+			    "Assertion Subject: '%.200s'. Assertion Audience: "
+			    "'%.200s'.", iss ? iss : "", sub ? sub : "",
+			    aud ? aud : "");
+			goto fail;
+		}
+	}
+	if (alg == NULL || !sim_jwt_sig_ok(key, tok, strlen(tok), alg)) {
+		*ret = token_error(r, 401, "invalid_client", 700027,
+		    "Client assertion failed signature validation. [Reason - "
+		    "The provided signature value did not match the expected "
+		    "signature value., Thumbprint of key used by client: "
+		    "'%.64s', Found key 'Start=..., End=...', alg '%.16s']",
+		    cert ? (s->x5t256 ? s->x5t256 : "") : "", alg ? alg : "");
+		goto fail;
+	}
+	if (cert && (sub == NULL || strcmp(sub, iss) != 0)) {
+		*ret = token_error(r, 401, "invalid_client", 50048,
+		    "Subject mismatches Issuer claim in the client assertion "
+		    "for application '%s'.", s->client);
+		goto fail;
+	}
+	if (cert && !aud_is_endpoint(r, aud)) {
+		*ret = token_error(r, 401, "invalid_client", 50012,
+		    "Client assertion audience claim does not match Realm "
+		    "issuer. Review the documentation at "
+		    "https://learn.microsoft.com/entra/identity-platform/"
+		    "certificate-credentials. Audience: '%.200s'.",
+		    aud ? aud : "");
+		goto fail;
+	}
+	if (exp < 0 || exp + SKEW < now || (nbf >= 0 && nbf - SKEW > now)) {
+		time7(now, t1, sizeof(t1));
+		time7(nbf >= 0 ? nbf : 0, t2, sizeof(t2));
+		time7(exp >= 0 ? exp : 0, t3, sizeof(t3));
+		*ret = token_error(r, 401, "invalid_client", 700024,
+		    "Client assertion is not within its valid time range. "
+		    "Current time: %s, assertion valid from %s, expiry time "
+		    "of assertion %s.", t1, t2, t3);
+		goto fail;
+	}
+	if (cert && (jti == NULL || *jti == '\0' || strlen(jti) >= 80 ||
+	    jti_use(s, jti, exp, now) == -1)) {
+		*ret = token_error(r, 401, "invalid_client", 50013,
+		    "Assertion is invalid: the client assertion's jti "
+		    "'%.80s' is missing or was already used (replayed).",
+		    jti ? jti : "");
+		goto fail;
+	}
+	cJSON_Delete(hdr);
+	cJSON_Delete(pl);
+	return (0);
+fail:
+	cJSON_Delete(hdr);
+	cJSON_Delete(pl);
+	return (-1);
+}
+
 /* Validate a token request (order as Entra) and issue a token. */
 static enum MHD_Result
 token_normal(struct sim *s, struct sim_req *r)
@@ -358,6 +548,7 @@ token_normal(struct sim *s, struct sim_req *r)
 	int			 lifetime, aud;
 	long long		 now;
 	cJSON			*o;
+	enum MHD_Result		 ret;
 
 	if (strcmp(method, "POST") != 0)
 		return (token_error(r, 400, "invalid_request", 900561,
@@ -391,11 +582,13 @@ token_normal(struct sim *s, struct sim_req *r)
 		    "consented to by any user in the tenant. You may have sent "
 		    "your authentication request to the wrong tenant.",
 		    cid ? cid : "", tenant));
-	if (sec == NULL)
+	if (sec == NULL && form_get(form, "client_assertion") == NULL)
 		return (token_error(r, 401, "invalid_client", 7000218,
 		    "The request body must contain the following parameter: "
 		    "'client_assertion' or 'client_secret'."));
-	if (strcmp(sec, s->secret) != 0)
+	if (sec == NULL && assertion_check(s, r, &ret) == -1)
+		return (ret);
+	if (sec != NULL && strcmp(sec, s->secret) != 0)
 		return (token_error(r, 401, "invalid_client", 7000215,
 		    "Invalid client secret provided. Ensure the secret being "
 		    "sent in the request is the client secret value, not the "

@@ -65,6 +65,21 @@ char		*sim_jwt_sign(const struct sim_tls *, const cJSON *payload);
 cJSON		*sim_jwt_verify(const struct sim_tls *, const char *tok,
 		    size_t len);
 
+/*
+ * A registered client certificate (PEM): its public key and base64url
+ * SHA-1 (x5t) and SHA-256 (x5t#S256) thumbprints. 0, or -1 with *err.
+ */
+int		 sim_tls_cert(const char *pem, EVP_PKEY **pub, char **x5t,
+		    char **x5t256, char **err);
+/* The public key of a PEM certificate or public key, or NULL. */
+EVP_PKEY	*sim_tls_pubkey(const char *pem);
+/* The parsed header and payload of a compact JWT (not verified); 0/-1. */
+int		 sim_jwt_split(const char *tok, size_t len, cJSON **hdr,
+		    cJSON **payload);
+/* Whether tok's signature verifies with key under alg (RS256, PS256). */
+int		 sim_jwt_sig_ok(EVP_PKEY *key, const char *tok, size_t len,
+		    const char *alg);
+
 /* ---- sim_data.c ---- */
 
 struct sim_store;
@@ -157,6 +172,8 @@ char		*sim_mde_machine(long long t0, const char *id);
 
 /* ---- sim_server.c ---- */
 
+#define SIM_JTI_MAX	1024
+
 struct sim {
 	struct MHD_Daemon	*d;
 	unsigned short		 port;
@@ -169,12 +186,27 @@ struct sim {
 	int			 verbose;
 	long long		 t0;		/* hunting rows count back from */
 	struct sim_hooks	 hooks;		/* all NULL: none */
+	/* client credentials besides the secret (NULL: not registered) */
+	EVP_PKEY		*cert_key;	/* the registered certificate's */
+	char			*x5t, *x5t256;	/* its thumbprints, base64url */
+	EVP_PKEY		*fed_key;	/* verifies federated tokens */
+	char			*fed_iss, *fed_sub, *fed_aud;
+	/* managed identity (plain HTTP listener) */
+	struct MHD_Daemon	*mi_d;
+	unsigned short		 mi_port;
+	char			*mi_client, *mi_header;
+	int			 mi_expires_number;
 
 	pthread_mutex_t		 mtx;		/* guards what follows */
 	char			*roles[SIM_AUD_N];	/* NULL: all roles */
 	int			 lifetime, version, no_machines;
 	unsigned long long	 serial;	/* last token issued */
 	unsigned long long	 revoked[SIM_AUD_N];	/* serials <= this: bad */
+	struct {
+		char		 jti[80];
+		long long	 exp;
+	}			 jtis[SIM_JTI_MAX];	/* used assertion ids */
+	size_t			 jti_next;	/* ring position */
 };
 
 struct route;
@@ -249,6 +281,11 @@ char		*sim_entra_error(const char *error, long code,
 char		*sim_token_issue(struct sim *, int aud, int *lifetime);
 /* The serial hidden in a token's uti, or 0. */
 unsigned long long sim_token_serial(const char *uti);
+
+/* ---- sim_mi.c ---- */
+
+void		 sim_mi_prepare(struct sim *, struct sim_req *);
+enum MHD_Result	 sim_mi_answer(struct sim *, struct sim_req *);
 
 /* ---- sim_api.c ---- */
 

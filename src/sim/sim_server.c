@@ -667,6 +667,8 @@ dispatch(struct sim *s, struct sim_req *r)
 		sim_entra_prepare(s, r);
 	else if (r->kind == SIM_REQ_API)
 		sim_api_prepare(s, r);
+	else if (r->kind == SIM_REQ_MI)
+		sim_mi_prepare(s, r);
 	if (s->hooks.request != NULL) {
 		switch (s->hooks.request(s->hooks.arg, s, r)) {
 		case SIM_ANSWERED:
@@ -681,6 +683,8 @@ dispatch(struct sim *s, struct sim_req *r)
 		return (sim_entra_answer(s, r));
 	if (r->kind == SIM_REQ_API)
 		return (sim_api_answer(s, r));
+	if (r->kind == SIM_REQ_MI)
+		return (sim_mi_answer(s, r));
 	if ((resp = sim_mem_response(xstrdup("{\"error\":{\"code\":"
 	    "\"NotFound\",\"message\":\"Resource not found.\"}}"))) == NULL)
 		return (MHD_NO);
@@ -696,6 +700,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct sim	*s = cls;
 	struct sim_req	*r = *con_cls;
+	const union MHD_ConnectionInfo *ci;
 
 	if (r == NULL) {
 		if ((r = sreq_new(s, url)) == NULL)
@@ -708,7 +713,10 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		r->c = c;
 		r->url = url;
 		r->method = method;
-		if (sim_entra_path(url)) {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+		if (s->mi_d != NULL && ci != NULL && ci->daemon == s->mi_d)
+			r->kind = SIM_REQ_MI;
+		else if (sim_entra_path(url)) {
 			r->kind = SIM_REQ_TOKEN;
 			r->body.max = TOKEN_BODY_MAX;
 		} else if (strncmp(url, "/api/", 5) == 0 ||
@@ -741,6 +749,15 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 static void
 sim_free(struct sim *s)
 {
+	EVP_PKEY_free(s->cert_key);
+	EVP_PKEY_free(s->fed_key);
+	free(s->x5t);
+	free(s->x5t256);
+	free(s->fed_iss);
+	free(s->fed_sub);
+	free(s->fed_aud);
+	free(s->mi_client);
+	util_free_secret(s->mi_header);
 	sim_store_free(s->store);
 	sim_tls_free(&s->tls);
 	free(s->tenant);
@@ -761,6 +778,43 @@ set_errmsg(char **err, const char *msg)
 		free(*err);
 		*err = strdup(msg);
 	}
+}
+
+/*
+ * The managed-identity listener: plain HTTP (as IMDS), on the address of
+ * the HTTPS one (loopback), same callbacks; requests are told apart by
+ * their daemon.
+ */
+static int
+mi_start(struct sim *s, const struct sockaddr_storage *ss0,
+    unsigned short port, unsigned int flags, char **err)
+{
+	struct sockaddr_storage	 ss = *ss0;
+	const union MHD_DaemonInfo *di;
+
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	s->mi_d = MHD_start_daemon(flags & ~(unsigned int)MHD_USE_TLS, port,
+	    NULL, NULL, access_cb, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_CONNECTION_LIMIT, 1000U,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 60U,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1024 * 1024),
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_cb, s,
+	    MHD_OPTION_END);
+	if (s->mi_d == NULL) {
+		set_errmsg(err, "cannot start the managed-identity listener");
+		return (-1);
+	}
+	di = MHD_get_daemon_info(s->mi_d, MHD_DAEMON_INFO_BIND_PORT);
+	s->mi_port = di ? di->port : port;
+	return (0);
 }
 
 struct sim *
@@ -800,6 +854,27 @@ sim_start(const struct sim_options *o, char **err)
 	s->verbose = o->verbose;
 	if (o->hooks != NULL)
 		s->hooks = *o->hooks;
+	if (o->cert_pem != NULL && sim_tls_cert(o->cert_pem, &s->cert_key,
+	    &s->x5t, &s->x5t256, err) == -1)
+		goto fail;
+	if (o->fed_issuer != NULL || o->fed_subject != NULL ||
+	    o->fed_key_pem != NULL) {
+		if (o->fed_issuer == NULL || o->fed_subject == NULL ||
+		    o->fed_key_pem == NULL ||
+		    (s->fed_key = sim_tls_pubkey(o->fed_key_pem)) == NULL) {
+			set_errmsg(err, "a federated credential needs an "
+			    "issuer, a subject and a PEM public key or "
+			    "certificate");
+			goto fail;
+		}
+		s->fed_iss = xstrdup(o->fed_issuer);
+		s->fed_sub = xstrdup(o->fed_subject);
+		s->fed_aud = xstrdup(o->fed_audience ? o->fed_audience :
+		    "api://AzureADTokenExchange");
+	}
+	s->mi_client = dupstr(o->mi_client_id);
+	s->mi_header = dupstr(o->mi_identity_header);
+	s->mi_expires_number = o->mi_expires_on_number;
 	s->store = sim_store_new();
 
 	memset(&ss, 0, sizeof(ss));
@@ -848,6 +923,8 @@ sim_start(const struct sim_options *o, char **err)
 	}
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : o->port;
+	if (o->mi_enable && mi_start(s, &ss, o->mi_port, flags, err) == -1)
+		goto fail;
 	if (s->verbose)
 		log_info("sim: listening on https://%s%s%s:%u", strchr(host,
 		    ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
@@ -864,6 +941,12 @@ sim_port(const struct sim *s)
 	return (s->port);
 }
 
+unsigned short
+sim_mi_port(const struct sim *s)
+{
+	return (s->mi_port);
+}
+
 void
 sim_stop(struct sim *s)
 {
@@ -872,5 +955,7 @@ sim_stop(struct sim *s)
 	atomic_store(&s->stopping, 1);
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
+	if (s->mi_d != NULL)
+		MHD_stop_daemon(s->mi_d);
 	sim_free(s);
 }
