@@ -324,6 +324,9 @@ static const struct {
 	{ 700024, "the client assertion is outside its valid time range: "
 	    "check the system clock (NTP); a federated token file may hold "
 	    "an expired token" },
+	{ 50013, "the client assertion was refused as invalid or replayed "
+	    "(a jti used before): check that the system clock is right and "
+	    "that nothing else sends defgate's assertions" },
 	{ 50048, "the assertion's subject does not match its issuer: both "
 	    "must be the client ID" },
 	{ 70021, "no federated credential on the app matches the token's "
