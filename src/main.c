@@ -6,11 +6,13 @@
  * blocked before any thread starts and taken here with sigwait().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -50,7 +52,8 @@ usage(FILE *f)
 "  --set KEY=VALUE    override any setting except client_secret\n"
 "  --check            fetch a token, show its roles and which routes work\n"
 "  --demo             run against a built-in simulation of Entra and the\n"
-"                     Defender API (no Azure tenant needed)\n"
+"                     Defender API (no Azure tenant needed); with\n"
+"                     --set credential=KIND it uses that credential\n"
 "  -v, --verbose      debug logging\n"
 "\n"
 "Settings (command line > environment > config file):\n"
@@ -352,7 +355,8 @@ struct demo {
 	struct sim	*sim;
 	char		 dir[64];
 	char		 ca[96];
-	char		*sets[8];
+	char		 file[96];	/* client.pem or token, if written */
+	char		*sets[12];
 	int		 nsets;
 };
 
@@ -366,13 +370,52 @@ demo_set(struct demo *d, const char *k, const char *v)
 	d->sets[d->nsets++] = buf_take(&b, NULL);
 }
 
+/* The demo's credential file (0600): a + b, wiped from memory. */
+static int
+demo_file(struct demo *d, const char *name, char *a, char *b)
+{
+	FILE	*f;
+	int	 fd, rc = -1;
+
+	snprintf(d->file, sizeof(d->file), "%s/%s", d->dir, name);
+	if ((fd = open(d->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) != -1 && (f = fdopen(fd, "w")) != NULL) {
+		rc = fputs(a, f) < 0 || (b && fputs(b, f) < 0) ? -1 : 0;
+		rc |= fclose(f) == 0 ? 0 : -1;
+	} else if (fd != -1)
+		close(fd);
+	util_free_secret(a);
+	util_free_secret(b);
+	return (rc);
+}
+
+/*
+ * --demo with credential = certificate | federated | managed_identity (from
+ * --set or DEFGATE_CREDENTIAL): the simulation registers a certificate it
+ * makes, trusts a stand-in identity provider, or serves the identity
+ * endpoints, and defgate uses that credential instead of the secret.
+ */
+static const char *
+demo_kind(const struct options *o)
+{
+	for (int i = o->nsets - 1; i >= 0; i--)
+		if (strncmp(o->sets[i], "credential=", 11) == 0)
+			return (o->sets[i] + 11);
+	return (getenv("DEFGATE_CREDENTIAL"));
+}
+
+#define DEMO_ISSUER	"https://oidc.demo.invalid/cluster"
+#define DEMO_SUBJECT	"system:serviceaccount:demo:defgate"
+
 /* --demo: start the simulation and point the config at it. */
 static int
-demo_start(struct demo *d)
+demo_start(struct demo *d, const char *kind)
 {
 	struct sim_options	 so;
 	unsigned char		 rnd[24];
 	char			 secret[64], url[64], *err = NULL;
+	char			*cert = NULL, *key = NULL;
+	int			 k = CRED_SECRET;
 	static const char	 tenant[] = "4b2f6c1e-8a7d-4e3b-9c5a-1d0e2f3a4b5c";
 	static const char	 client[] = "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4";
 
@@ -388,6 +431,23 @@ demo_start(struct demo *d)
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
 	memset(&so, 0, sizeof(so));
+	for (int i = CRED_SECRET; kind && i <= CRED_MANAGED_IDENTITY; i++)
+		if (strcasecmp(kind, cred_kind_name(i)) == 0)
+			k = i;
+	if ((k == CRED_CERTIFICATE || k == CRED_FEDERATED) &&
+	    sim_make_client_cert(k == CRED_CERTIFICATE ? "defgate-demo" :
+	    "demo-identity-provider", 365, &cert, &key) == -1) {
+		log_warnx("demo: cannot make a certificate");
+		return (-1);
+	}
+	so.cert_pem = k == CRED_CERTIFICATE ? cert : NULL;
+	if (k == CRED_FEDERATED) {
+		so.fed_issuer = DEMO_ISSUER;
+		so.fed_subject = DEMO_SUBJECT;
+		so.fed_key_pem = cert;
+	}
+	so.mi_enable = k == CRED_MANAGED_IDENTITY;
+	so.mi_client_id = client;
 	so.bind_host = "127.0.0.1";
 	so.ca_out = d->ca;
 	so.tenant_id = tenant;
@@ -399,12 +459,34 @@ demo_start(struct demo *d)
 		log_warnx("demo: cannot start the simulation: %s",
 		    err ? err : "unknown error");
 		free(err);
+		util_free_secret(cert);
+		util_free_secret(key);
 		return (-1);
 	}
+	if (k == CRED_CERTIFICATE) {
+		if (demo_file(d, "client.pem", cert, key) == -1)
+			return (-1);
+		demo_set(d, "client_certificate_path", d->file);
+	} else if (k == CRED_FEDERATED) {
+		char *tok = sim_federated_token(key, DEMO_ISSUER, DEMO_SUBJECT,
+		    24 * 3600);
+
+		util_free_secret(cert);
+		util_free_secret(key);
+		if (tok == NULL || demo_file(d, "token", tok, NULL) == -1)
+			return (-1);
+		demo_set(d, "federated_token_file", d->file);
+	} else if (k == CRED_MANAGED_IDENTITY) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u",
+		    sim_mi_port(d->sim));
+		demo_set(d, "imds_url", url);
+	}
+	demo_set(d, "credential", cred_kind_name(k));
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u", sim_port(d->sim));
 	demo_set(d, "tenant_id", tenant);
 	demo_set(d, "client_id", client);
-	demo_set(d, "client_secret", secret);
+	if (k == CRED_SECRET)
+		demo_set(d, "client_secret", secret);
 	demo_set(d, "authority_host", url);
 	demo_set(d, "api_url", url);
 	demo_set(d, "ca_file", d->ca);
@@ -423,6 +505,8 @@ demo_stop(struct demo *d)
 		util_free_secret(d->sets[i]);
 	if (d->ca[0])
 		unlink(d->ca);
+	if (d->file[0])
+		unlink(d->file);
 	if (d->dir[0])
 		rmdir(d->dir);
 }
@@ -475,7 +559,7 @@ main(int argc, char **argv)
 		fatalx("curl_global_init failed");
 
 	memset(&demo, 0, sizeof(demo));
-	if (o.demo && demo_start(&demo) == -1)
+	if (o.demo && demo_start(&demo, demo_kind(&o)) == -1)
 		exit(1);
 	if ((cf = load_config(&o, demo.sets, demo.nsets)) == NULL)
 		exit(2);

@@ -196,6 +196,15 @@ is "$?" 2 "secret and federated token file together: exit 2"
 is "$(printf '%s\n' "$out" | grep -c 'is set, and so is another')" 2 \
     "one line per conflicting setting"
 
+# ================= --demo with each credential kind
+for k in certificate federated managed_identity; do
+	start_defgate --demo --set credential=$k
+	req GET /incidents
+	is "$CODE" 200 "--demo with credential = $k: 200"
+	is "$(sj .credential.kind)" "$k" "--demo with credential = $k: in force"
+	stop_defgate
+done
+
 # ================= egress proxy
 if [ -n "${TINYPROXY_MISSING:-}" ]; then
 	ok 0 "# SKIP tinyproxy is not installed (scripts/setup installs it)"
