@@ -22,7 +22,10 @@
 
 #include <openssl/crypto.h>
 
+#include "cloud.h"
 #include "config.h"
+#include "cred.h"
+#include "egress.h"
 #include "log.h"
 #include "util.h"
 
@@ -107,6 +110,36 @@ static const struct key keys[] = {
 	{ "max_upstream_connections", "DEFGATE_MAX_UPSTREAM_CONNECTIONS",
 	  K_UINT, OFF(max_upstream_conns), 1, 1024,
 	  "use a number from 1 to 1024" },
+	/* credential, cloud and egress proxy */
+	{ "credential", "DEFGATE_CREDENTIAL", K_STR, OFF(credential_name),
+	  0, 0, "use secret, certificate, federated or managed_identity" },
+	{ "client_certificate_path", "AZURE_CLIENT_CERTIFICATE_PATH", K_STR,
+	  OFF(client_certificate_path), 0, 0,
+	  "point it at a PEM (certificate and key) or PKCS#12 file" },
+	{ "client_certificate_password", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+	  K_SECRET, OFF(client_certificate_password), 0, 0,
+	  "set it to the PKCS#12 (or encrypted PEM key) password" },
+	{ "client_assertion_alg", "DEFGATE_CLIENT_ASSERTION_ALG", K_STR,
+	  OFF(client_assertion_alg), 0, 0, "use PS256 or RS256" },
+	{ "send_certificate_chain", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+	  K_BOOL, OFF(send_certificate_chain), 0, 1, "use true or false" },
+	{ "federated_token_file", "AZURE_FEDERATED_TOKEN_FILE", K_STR,
+	  OFF(federated_token_file), 0, 0,
+	  "point it at the projected service-account token file" },
+	{ "identity_endpoint", "IDENTITY_ENDPOINT", K_STR,
+	  OFF(identity_endpoint), 0, 0,
+	  "leave it to App Service / Container Apps, which set it" },
+	{ "identity_header", "IDENTITY_HEADER", K_SECRET,
+	  OFF(identity_header), 0, 0,
+	  "leave it to App Service / Container Apps, which set it" },
+	{ "imds_url", "DEFGATE_IMDS_URL", K_STR, OFF(imds_url), 0, 0,
+	  "use http://169.254.169.254 (the default)" },
+	{ "cloud", "DEFGATE_CLOUD", K_STR, OFF(cloud), 0, 0,
+	  "use public, gcc, gcchigh or dod" },
+	{ "proxy", "HTTPS_PROXY", K_SECRET, OFF(proxy), 0, 0,
+	  "use http://HOST:PORT (user:password@ allowed)" },
+	{ "no_proxy", "NO_PROXY", K_STR, OFF(no_proxy), 0, 0,
+	  "use a comma-separated list of hosts or domains" },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -171,6 +204,8 @@ config_defaults(struct gw_config *cf)
 	cf->token_timeout_ms = 30 * 1000;
 	cf->max_upstream_conns = 8;
 	cf->http2 = 1;
+	cf->imds_url = xstrdup("http://169.254.169.254");
+	cf->cloud = xstrdup("public");
 }
 
 static int
@@ -289,6 +324,7 @@ config_set(struct gw_config *cf, const char *name, const char *value,
 		    "list of settings", name);
 		return (-1);
 	}
+	cloud_note_set(&cf->cloud_explicit, name);
 	switch (k->kind) {
 	case K_STR:
 	case K_SECRET:
@@ -409,8 +445,8 @@ config_load_stream(struct gw_config *cf, FILE *f, const char *path,
 			v[n - 1] = '\0';
 			v++;
 		}
-		if (strcmp(k, "client_secret") == 0)
-			has_secret = 1;
+		if (key_find(k) != NULL && key_find(k)->kind == K_SECRET)
+			has_secret = 1;	/* any secret, e.g. a key password */
 		if (key_find(k) == NULL) {
 			errf(errs, "%s:%d: unknown setting \"%s\"", path,
 			    lineno, k);
@@ -446,8 +482,9 @@ config_load_file(struct gw_config *cf, const char *path, struct buf *errs)
 	}
 	rc = config_load_stream(cf, f, path, errs);
 	if (rc == 1 && (st.st_mode & (S_IRWXG | S_IRWXO)))
-		log_warnx("config file %s holds client_secret and is readable "
-		    "by group or others: run chmod 600 %s", path, path);
+		log_warnx("config file %s holds a secret (client_secret, a "
+		    "password or IDENTITY_HEADER) and is readable by group or "
+		    "others: run chmod 600 %s", path, path);
 	fclose(f);
 	free(cf->config_file);
 	cf->config_file = xstrdup(path);
@@ -464,6 +501,11 @@ config_load_env(struct gw_config *cf, struct buf *errs)
 			continue;
 		config_set(cf, keys[i].name, v, errs);
 	}
+	/* curl's convention: the lowercase forms count too */
+	if (cf->proxy == NULL && getenv("https_proxy") && *getenv("https_proxy"))
+		config_set(cf, "proxy", getenv("https_proxy"), errs);
+	if (cf->no_proxy == NULL && getenv("no_proxy") && *getenv("no_proxy"))
+		config_set(cf, "no_proxy", getenv("no_proxy"), errs);
 }
 
 static int
@@ -506,12 +548,15 @@ read_secret_file(struct gw_config *cf, struct buf *errs)
 }
 
 static int
-check_url(char *url, const char *key, const char *env, struct buf *errs)
+check_url_scheme(char *url, const char *key, const char *env,
+    struct buf *errs, int http_ok)
 {
-	size_t n;
+	size_t n, s = 8;
 
-	if (strncasecmp(url, "https://", 8) != 0 || url[8] == '\0' ||
-	    url[8] == '/') {
+	if (http_ok && strncasecmp(url, "http://", 7) == 0)
+		s = 7;
+	if ((s == 8 && strncasecmp(url, "https://", 8) != 0) ||
+	    url[s] == '\0' || url[s] == '/') {
 		errf(errs, "%s (%s) must be an https:// URL, got \"%s\": "
 		    "defgate only talks TLS to Entra and the API", key, env,
 		    url);
@@ -526,9 +571,15 @@ check_url(char *url, const char *key, const char *env, struct buf *errs)
 			return (-1);
 		}
 	n = strlen(url);
-	while (n > 8 && url[n - 1] == '/')
+	while (n > s && url[n - 1] == '/')
 		url[--n] = '\0';
 	return (0);
+}
+
+static int
+check_url(char *url, const char *key, const char *env, struct buf *errs)
+{
+	return (check_url_scheme(url, key, env, errs, 0));
 }
 
 static int
@@ -631,9 +682,33 @@ check_names(const struct gw_config *cf, struct buf *errs)
 int
 config_finalize(struct gw_config *cf, struct buf *errs)
 {
-	int rc = 0;
+	int rc = 0, mi;
 
-	if (cf->tenant_id == NULL || *cf->tenant_id == '\0') {
+	/* ---- credential, cloud and egress proxy (cred.c, cloud.c) ---- */
+	if (cloud_apply(cf, errs) == -1)
+		rc = -1;
+	if (cred_choose(cf, errs) == -1)
+		rc = -1;
+	mi = cf->credential == CRED_MANAGED_IDENTITY;
+	if (mi && cf->identity_endpoint && check_url_scheme(
+	    cf->identity_endpoint, "identity_endpoint", "IDENTITY_ENDPOINT",
+	    errs, 1) == -1)
+		rc = -1;
+	if (mi && check_url_scheme(cf->imds_url, "imds_url",
+	    "DEFGATE_IMDS_URL", errs, 1) == -1)
+		rc = -1;
+	if (cf->proxy && *cf->proxy && egress_check(cf->proxy, errs) == -1)
+		rc = -1;
+	if (cf->client_secret_file && *cf->client_secret_file &&
+	    cf->credential == CRED_SECRET && read_secret_file(cf, errs) == -1)
+		rc = -1;
+	if (cred_load(cf, errs) == -1)
+		rc = -1;
+	/* ---- end of the credential block ---- */
+
+	if (mi && (cf->tenant_id == NULL || *cf->tenant_id == '\0')) {
+		/* managed identity needs no tenant */
+	} else if (cf->tenant_id == NULL || *cf->tenant_id == '\0') {
 		errf(errs, "tenant_id (AZURE_TENANT_ID) is required: set it to "
 		    "your Directory (tenant) ID");
 		rc = -1;
@@ -650,27 +725,15 @@ config_finalize(struct gw_config *cf, struct buf *errs)
 		    "or domain name (letters, digits, '-' and '.')");
 		rc = -1;
 	}
-	if (cf->client_id == NULL || *cf->client_id == '\0') {
+	if (mi && (cf->client_id == NULL || *cf->client_id == '\0')) {
+		/* a system-assigned identity */
+	} else if (cf->client_id == NULL || *cf->client_id == '\0') {
 		errf(errs, "client_id (AZURE_CLIENT_ID) is required: set it to "
 		    "the app registration's Application (client) ID");
 		rc = -1;
 	} else if (!id_chars_ok(cf->client_id, "-")) {
 		errf(errs, "client_id (AZURE_CLIENT_ID) must be the "
 		    "Application (client) ID GUID");
-		rc = -1;
-	}
-	if (cf->client_secret_file && *cf->client_secret_file) {
-		if (cf->client_secret && *cf->client_secret) {
-			errf(errs, "client_secret (AZURE_CLIENT_SECRET) and "
-			    "client_secret_file (AZURE_CLIENT_SECRET_FILE) are "
-			    "both set: keep only one");
-			rc = -1;
-		} else if (read_secret_file(cf, errs) == -1)
-			rc = -1;
-	} else if (cf->client_secret == NULL || *cf->client_secret == '\0') {
-		errf(errs, "client_secret (AZURE_CLIENT_SECRET) is required: "
-		    "set it or client_secret_file (AZURE_CLIENT_SECRET_FILE) "
-		    "to the client secret's Value");
 		rc = -1;
 	}
 	if (check_url(cf->authority_host, "authority_host",
@@ -743,6 +806,7 @@ config_free(struct gw_config *cf)
 {
 	if (cf == NULL)
 		return;
+	cred_forget_secrets(cf);	/* secrets, proxy and the private key */
 	free(cf->tenant_id);
 	free(cf->client_id);
 	util_free_secret(cf->client_secret);
@@ -759,6 +823,15 @@ config_free(struct gw_config *cf)
 	free(cf->server_names);
 	free(cf->cors_origins);
 	free(cf->config_file);
+	free(cf->credential_name);
+	free(cf->client_certificate_path);
+	free(cf->client_assertion_alg);
+	free(cf->federated_token_file);
+	free(cf->identity_endpoint);
+	free(cf->imds_url);
+	free(cf->cloud);
+	free(cf->no_proxy);
+	cred_cert_free(cf->cert);
 	memset(cf, 0, sizeof(*cf));
 }
 

@@ -70,6 +70,23 @@ struct gw_config {
 
 	int			 verbose;
 	char			*config_file;		/* path, for reload */
+
+	/* credential, cloud and egress proxy (cred.h, cloud.h, egress.h) */
+	char			*credential_name;	/* as set; NULL: inferred */
+	int			 credential;		/* enum cred_kind */
+	char			*client_certificate_path;
+	char			*client_certificate_password;	/* secret */
+	char			*client_assertion_alg;	/* PS256 or RS256 */
+	int			 send_certificate_chain;
+	char			*federated_token_file;	/* re-read per request */
+	char			*identity_endpoint;	/* App Service, http ok */
+	char			*identity_header;	/* secret */
+	char			*imds_url;		/* IMDS base, http ok */
+	char			*cloud;			/* public gcc gcchigh dod */
+	unsigned		 cloud_explicit;	/* preset keys set by hand */
+	char			*proxy;			/* may hold user:pass */
+	char			*no_proxy;
+	struct cred_cert	*cert;			/* loaded once per load */
 };
 
 /*
@@ -82,7 +99,7 @@ int	 config_set(struct gw_config *, const char *key, const char *value,
 int	 config_load_file(struct gw_config *, const char *path,
 	    struct buf *errs);
 /* The parser behind config_load_file(): -1 on errors, else 1 when the
- * stream set client_secret, 0 otherwise. */
+ * stream set a secret (client_secret, a password, …), 0 otherwise. */
 int	 config_load_stream(struct gw_config *, FILE *, const char *name,
 	    struct buf *errs);
 void	 config_load_env(struct gw_config *, struct buf *errs);

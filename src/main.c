@@ -6,11 +6,13 @@
  * blocked before any thread starts and taken here with sigwait().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -25,6 +27,7 @@
 #include "buf.h"
 #include "cfgref.h"
 #include "config.h"
+#include "cred.h"
 #include "httpd.h"
 #include "hunting.h"
 #include "jwt.h"
@@ -51,9 +54,10 @@ usage(FILE *f)
 "  --listen HOST:PORT where to serve (default 127.0.0.1:8080)\n"
 "  --set KEY=VALUE    override any setting except client_secret\n"
 "  --check            fetch a token per audience the routes need, show the\n"
-"                     roles and which routes work\n"
+"                     credential, the roles and which routes work\n"
 "  --demo             run against a built-in simulation of Entra, Defender\n"
-"                     XDR, Graph and MDE (no Azure tenant needed)\n"
+"                     XDR, Graph and MDE (no Azure tenant needed); with\n"
+"                     --set credential=KIND it uses that credential\n"
 "  -v, --verbose      debug logging\n"
 "\n"
 "Settings (command line > environment > config file):\n"
@@ -67,6 +71,14 @@ usage(FILE *f)
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
 "  timeout, connect_timeout, token_timeout, max_clients, client_timeout,\n"
 "  max_upstream_connections, http2 (DEFGATE_<KEY>).\n"
+"Credentials: credential (DEFGATE_CREDENTIAL) secret|certificate|federated|\n"
+"  managed_identity, or inferred; client_certificate_path\n"
+"  (AZURE_CLIENT_CERTIFICATE_PATH), client_certificate_password,\n"
+"  client_assertion_alg (PS256|RS256), send_certificate_chain,\n"
+"  federated_token_file (AZURE_FEDERATED_TOKEN_FILE), identity_endpoint /\n"
+"  identity_header (IDENTITY_ENDPOINT / IDENTITY_HEADER), imds_url.\n"
+"Cloud: cloud (DEFGATE_CLOUD) public|gcc|gcchigh|dod. Egress proxy: proxy\n"
+"  (HTTPS_PROXY), no_proxy (NO_PROXY).\n"
 "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the settings.\n");
 }
 
@@ -116,12 +128,15 @@ parse_args(int argc, char **argv, struct options *o)
 			add_set(o, kv);
 			break;
 		case 's':
-			if (strncmp(optarg, "client_secret=", 14) == 0) {
-				fprintf(stderr, "defgate: --set client_secret "
-				    "is refused: secrets on the command line "
-				    "are visible to every user; use "
-				    "client_secret_file or "
-				    "AZURE_CLIENT_SECRET\n");
+			if (strncmp(optarg, "client_secret=", 14) == 0 ||
+			    strncmp(optarg, "client_certificate_password=",
+			    28) == 0 ||
+			    strncmp(optarg, "identity_header=", 16) == 0) {
+				fprintf(stderr, "defgate: --set %.*s is "
+				    "refused: secrets on the command line are "
+				    "visible to every user; use the config "
+				    "file or the environment\n",
+				    (int)strcspn(optarg, "="), optarg);
 				exit(2);
 			}
 			add_set(o, optarg);
@@ -314,10 +329,17 @@ do_check(const struct gw_config *cf)
 	if ((m = curl_multi_init()) == NULL)
 		return (1);
 	check_needs(cf, need);
-	url = oauth_token_url(cf);
-	printf("token endpoint: %s (%s)\n", url ? url : "-",
-	    cf->token_version == 1 ? "v1, resource=" : "v2, scope=");
-	free(url);
+	cred_check_print(cf, util_now());
+	if (cf->credential == CRED_MANAGED_IDENTITY)
+		printf("token endpoint: %s (managed identity)\n",
+		    cf->identity_endpoint && *cf->identity_endpoint ?
+		    cf->identity_endpoint : cf->imds_url);
+	else {
+		url = oauth_token_url(cf);
+		printf("token endpoint: %s (%s)\n", url ? url : "-",
+		    cf->token_version == 1 ? "v1, resource=" : "v2, scope=");
+		free(url);
+	}
 	for (int b = 0; b < BACKEND__COUNT; b++) {
 		src[b] = tokensrc_new((enum backend_id)b, cf);
 		if (need[b])
@@ -331,7 +353,8 @@ do_check(const struct gw_config *cf)
 			tokensrc_view(src[b], &v[b]);
 			if (need[b] && v[b].refreshes + v[b].failures == 0) {
 				pending = 1;
-				tokensrc_poll(src[b], m, util_mono_ms());
+				/* -1: could not be built, now a failure */
+				(void)tokensrc_poll(src[b], m, util_mono_ms());
 			}
 			tokensrc_view_free(&v[b]);
 		}
@@ -414,6 +437,7 @@ struct demo {
 	struct sim	*sim;
 	char		 dir[64];
 	char		 ca[96];
+	char		 file[96];	/* client.pem or token, if written */
 	char		*sets[12];	/* demo settings, the kept env secret */
 	int		 nsets;
 };
@@ -428,13 +452,52 @@ demo_set(struct demo *d, const char *k, const char *v)
 	d->sets[d->nsets++] = buf_take(&b, NULL);
 }
 
+/* The demo's credential file (0600): a + b, wiped from memory. */
+static int
+demo_file(struct demo *d, const char *name, char *a, char *b)
+{
+	FILE	*f;
+	int	 fd, rc = -1;
+
+	snprintf(d->file, sizeof(d->file), "%s/%s", d->dir, name);
+	if ((fd = open(d->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) != -1 && (f = fdopen(fd, "w")) != NULL) {
+		rc = fputs(a, f) < 0 || (b && fputs(b, f) < 0) ? -1 : 0;
+		rc |= fclose(f) == 0 ? 0 : -1;
+	} else if (fd != -1)
+		close(fd);
+	util_free_secret(a);
+	util_free_secret(b);
+	return (rc);
+}
+
+/*
+ * --demo with credential = certificate | federated | managed_identity (from
+ * --set or DEFGATE_CREDENTIAL): the simulation registers a certificate it
+ * makes, trusts a stand-in identity provider, or serves the identity
+ * endpoints, and defgate uses that credential instead of the secret.
+ */
+static const char *
+demo_kind(const struct options *o)
+{
+	for (int i = o->nsets - 1; i >= 0; i--)
+		if (strncmp(o->sets[i], "credential=", 11) == 0)
+			return (o->sets[i] + 11);
+	return (getenv("DEFGATE_CREDENTIAL"));
+}
+
+#define DEMO_ISSUER	"https://oidc.demo.invalid/cluster"
+#define DEMO_SUBJECT	"system:serviceaccount:demo:defgate"
+
 /* --demo: start the simulation and point the config at it. */
 static int
-demo_start(struct demo *d)
+demo_start(struct demo *d, const char *kind)
 {
 	struct sim_options	 so;
 	unsigned char		 rnd[24];
 	char			 secret[64], url[64], *err = NULL;
+	char			*cert = NULL, *key = NULL;
+	int			 k = CRED_SECRET;
 	static const char	 tenant[] = "4b2f6c1e-8a7d-4e3b-9c5a-1d0e2f3a4b5c";
 	static const char	 client[] = "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4";
 
@@ -450,6 +513,23 @@ demo_start(struct demo *d)
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
 	memset(&so, 0, sizeof(so));
+	for (int i = CRED_SECRET; kind && i <= CRED_MANAGED_IDENTITY; i++)
+		if (strcasecmp(kind, cred_kind_name(i)) == 0)
+			k = i;
+	if ((k == CRED_CERTIFICATE || k == CRED_FEDERATED) &&
+	    sim_make_client_cert(k == CRED_CERTIFICATE ? "defgate-demo" :
+	    "demo-identity-provider", 365, &cert, &key) == -1) {
+		log_warnx("demo: cannot make a certificate");
+		return (-1);
+	}
+	so.cert_pem = k == CRED_CERTIFICATE ? cert : NULL;
+	if (k == CRED_FEDERATED) {
+		so.fed_issuer = DEMO_ISSUER;
+		so.fed_subject = DEMO_SUBJECT;
+		so.fed_key_pem = cert;
+	}
+	so.mi_enable = k == CRED_MANAGED_IDENTITY;
+	so.mi_client_id = client;
 	so.bind_host = "127.0.0.1";
 	so.ca_out = d->ca;
 	so.tenant_id = tenant;
@@ -461,12 +541,34 @@ demo_start(struct demo *d)
 		log_warnx("demo: cannot start the simulation: %s",
 		    err ? err : "unknown error");
 		free(err);
+		util_free_secret(cert);
+		util_free_secret(key);
 		return (-1);
 	}
+	if (k == CRED_CERTIFICATE) {
+		if (demo_file(d, "client.pem", cert, key) == -1)
+			return (-1);
+		demo_set(d, "client_certificate_path", d->file);
+	} else if (k == CRED_FEDERATED) {
+		char *tok = sim_federated_token(key, DEMO_ISSUER, DEMO_SUBJECT,
+		    24 * 3600);
+
+		util_free_secret(cert);
+		util_free_secret(key);
+		if (tok == NULL || demo_file(d, "token", tok, NULL) == -1)
+			return (-1);
+		demo_set(d, "federated_token_file", d->file);
+	} else if (k == CRED_MANAGED_IDENTITY) {
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u",
+		    sim_mi_port(d->sim));
+		demo_set(d, "imds_url", url);
+	}
+	demo_set(d, "credential", cred_kind_name(k));
 	snprintf(url, sizeof(url), "https://127.0.0.1:%u", sim_port(d->sim));
 	demo_set(d, "tenant_id", tenant);
 	demo_set(d, "client_id", client);
-	demo_set(d, "client_secret", secret);
+	if (k == CRED_SECRET)
+		demo_set(d, "client_secret", secret);
 	demo_set(d, "authority_host", url);
 	demo_set(d, "api_url", url);
 	demo_set(d, "graph_url", url);
@@ -487,6 +589,8 @@ demo_stop(struct demo *d)
 		util_free_secret(d->sets[i]);
 	if (d->ca[0])
 		unlink(d->ca);
+	if (d->file[0])
+		unlink(d->file);
 	if (d->dir[0])
 		rmdir(d->dir);
 }
@@ -541,7 +645,7 @@ main(int argc, char **argv)
 		fatalx("curl_global_init failed");
 
 	memset(&demo, 0, sizeof(demo));
-	if (o.demo && demo_start(&demo) == -1)
+	if (o.demo && demo_start(&demo, demo_kind(&o)) == -1)
 		exit(1);
 	if ((cf = load_config(&o, demo.sets, demo.nsets)) == NULL)
 		exit(2);

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "jwt.h"
 #include "oauth.h"
+#include "redact.h"
 #include "util.h"
 
 #define OAUTH_BODY_MAX	(16 * 1024)
@@ -36,8 +37,8 @@ oauth_token_url(const struct gw_config *cf)
 }
 
 /* v1 wants the bare App ID URI as resource: drop a "/.default" suffix. */
-static char *
-v1_resource(const char *scope)
+char *
+oauth_scope_resource(const char *scope)
 {
 	size_t n = strlen(scope), s = strlen("/.default");
 
@@ -61,7 +62,8 @@ add_param(struct buf *b, const char *k, const char *v)
 }
 
 char *
-oauth_token_body(const struct gw_config *cf, const char *scope, size_t *len)
+oauth_form_body(const struct gw_config *cf, const char *scope,
+    const char *const *kv, size_t nkv, size_t *len)
 {
 	struct buf	 b;
 	char		*res = NULL;
@@ -71,14 +73,15 @@ oauth_token_body(const struct gw_config *cf, const char *scope, size_t *len)
 	rc = add_param(&b, "grant_type", "client_credentials");
 	rc |= add_param(&b, "client_id", cf->client_id);
 	if (cf->token_version == 1) {
-		if ((res = v1_resource(scope)) == NULL)
+		if ((res = oauth_scope_resource(scope)) == NULL)
 			rc = -1;
 		else
 			rc |= add_param(&b, "resource", res);
 		free(res);
 	} else
 		rc |= add_param(&b, "scope", scope);
-	rc |= add_param(&b, "client_secret", cf->client_secret);
+	for (size_t i = 0; i + 1 < nkv; i += 2)
+		rc |= add_param(&b, kv[i], kv[i + 1]);
 	if (rc != 0) {
 		buf_wipe(&b);
 		return (NULL);
@@ -86,6 +89,16 @@ oauth_token_body(const struct gw_config *cf, const char *scope, size_t *len)
 	return (buf_take(&b, len));
 }
 
+char *
+oauth_token_body(const struct gw_config *cf, const char *scope,
+    size_t *len)
+{
+	const char *kv[2] = { "client_secret", cf->client_secret };
+
+	return (oauth_form_body(cf, scope, kv, 2, len));
+}
+
+/* The first line of src, control bytes blanked, JWTs and fields redacted. */
 static void
 copy_field(char *dst, size_t dstlen, const char *src, int first_line)
 {
@@ -95,12 +108,52 @@ copy_field(char *dst, size_t dstlen, const char *src, int first_line)
 		dst[0] = '\0';
 		return;
 	}
-	for (; src[n] && n < dstlen - 1; n++) {
-		if (first_line && (src[n] == '\r' || src[n] == '\n'))
-			break;
-		dst[n] = (unsigned char)src[n] < 0x20 ? ' ' : src[n];
+	if (first_line)
+		n = strcspn(src, "\r\n");
+	else
+		n = strlen(src);
+	redact_copy(dst, dstlen, src, n, NULL, 0);
+	for (n = 0; dst[n]; n++)
+		if ((unsigned char)dst[n] < 0x20 || dst[n] == 0x7f)
+			dst[n] = ' ';
+}
+
+int
+oauth_token_chars_ok(const char *s, size_t n)
+{
+	if (n == 0)
+		return (0);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~+/=", c) != NULL) ||
+		    c == '\0')
+			return (0);
 	}
-	dst[n] = '\0';
+	return (1);
+}
+
+static int	fail(struct oauth_error *, long, const char *, const char *);
+
+/* Managed-identity shapes: {"error":{"code","message"}} or {"message"}. */
+static void
+other_error_shapes(const cJSON *j, struct oauth_error *err, long status)
+{
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+	const char *code = NULL, *msg = NULL;
+
+	if (cJSON_IsObject(e)) {
+		code = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "code"));
+		msg = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(e, "message"));
+	} else if (!cJSON_IsString(e))
+		msg = cJSON_GetStringValue(
+		    cJSON_GetObjectItemCaseSensitive(j, "message"));
+	if (code == NULL && msg == NULL)
+		return;
+	fail(err, status, code ? code : "http_error", msg);
 }
 
 static int
@@ -157,6 +210,8 @@ oauth_parse_response(long status, const char *body, size_t len,
 		fail(err, status, cJSON_IsString(e) ? e->valuestring :
 		    "http_error", cJSON_GetStringValue(
 		    cJSON_GetObjectItemCaseSensitive(j, "error_description")));
+		if (!cJSON_IsString(e))
+			other_error_shapes(j, err, status);
 		codes = cJSON_GetObjectItemCaseSensitive(j, "error_codes");
 		if (cJSON_IsArray(codes) && cJSON_GetArraySize(codes) > 0 &&
 		    cJSON_IsNumber(cJSON_GetArrayItem(codes, 0))) {
@@ -185,6 +240,12 @@ oauth_parse_response(long status, const char *body, size_t len,
 		    "answered 200 without a usable access_token");
 		goto out;
 	}
+	if (!oauth_token_chars_ok(at->valuestring, strlen(at->valuestring))) {
+		fail(err, status, "malformed_response", "the token endpoint "
+		    "answered an access_token with characters a bearer token "
+		    "cannot hold (RFC 6750 b64token): refused");
+		goto out;
+	}
 	tt = cJSON_GetObjectItemCaseSensitive(j, "token_type");
 	if (tt != NULL && (!cJSON_IsString(tt) ||
 	    strcasecmp(tt->valuestring, "bearer") != 0)) {
@@ -208,6 +269,10 @@ oauth_parse_response(long status, const char *body, size_t len,
 	exp = expires_on >= 0 ? expires_on : now + expires_in;
 	if (expires_in >= 0 && exp > now + expires_in)
 		exp = now + expires_in;
+	if (exp - now > OAUTH_MAX_LIFETIME) {
+		tok->capped_from = exp - now;
+		exp = now + OAUTH_MAX_LIFETIME;
+	}
 	if (exp <= now) {
 		fail(err, status, "malformed_response", "the token endpoint "
 		    "answered a token that has already expired (check the "
@@ -248,8 +313,29 @@ static const struct {
 	    "Secret ID (a common mix-up), in client_secret" },
 	{ 7000222, "the client secret has expired: create a new secret for "
 	    "the app registration and update client_secret" },
-	{ 7000218, "no credential was sent: set client_secret or "
-	    "client_secret_file" },
+	{ 7000218, "no credential was sent: set client_secret, "
+	    "client_certificate_path or federated_token_file" },
+	{ 700027, "the client assertion's signature does not verify: upload "
+	    "this certificate (the thumbprint --check prints) to the app "
+	    "registration, or point client_certificate_path at the one "
+	    "uploaded" },
+	{ 50012, "the client assertion was refused (unknown certificate "
+	    "thumbprint or bad signature): upload the certificate --check "
+	    "shows to the app registration" },
+	{ 700024, "the client assertion is outside its valid time range: "
+	    "check the system clock (NTP); a federated token file may hold "
+	    "an expired token" },
+	{ 50013, "the client assertion was refused as invalid or replayed "
+	    "(a jti used before): check that the system clock is right and "
+	    "that nothing else sends defgate's assertions" },
+	{ 50048, "the assertion's subject does not match its issuer: both "
+	    "must be the client ID" },
+	{ 70021, "no federated credential on the app matches the token's "
+	    "issuer and subject: add one for this service account (issuer "
+	    "URL, system:serviceaccount:NAMESPACE:NAME, audience "
+	    "api://AzureADTokenExchange)" },
+	{ 700229, "Entra-issued tokens cannot be federated credentials: use "
+	    "the workload's own token file" },
 	{ 70002, "the client credential does not match the app: check "
 	    "client_id and client_secret" },
 	{ 700016, "the app is not in this tenant or has no admin consent: "

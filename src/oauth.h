@@ -14,7 +14,12 @@ struct oauth_token {
 	size_t		 len;
 	long long	 expires_at;	/* unix seconds */
 	long long	 lifetime;	/* seconds from issue to expiry */
+	long long	 capped_from;	/* >0: the lifetime the endpoint
+					   claimed, cut to OAUTH_MAX_LIFETIME */
 };
+
+/* Entra issues tokens of at most about 24 h; longer claims are cut. */
+#define OAUTH_MAX_LIFETIME	(24 * 3600LL)
 
 struct oauth_error {
 	char		 error[64];	/* OAuth error class or gateway reason */
@@ -35,13 +40,29 @@ char		*oauth_token_url(const struct gw_config *);
 char		*oauth_token_body(const struct gw_config *, const char *scope,
 		    size_t *len);
 /*
+ * The client-credentials form for scope (resource= for v1, scope= for v2)
+ * followed by the pairs kv[0]=kv[1]&kv[2]=kv[3]… (URL-encoded here).
+ * Secrets inside: free with util_free_secret(). NULL on overflow.
+ */
+char		*oauth_form_body(const struct gw_config *, const char *scope,
+		    const char *const *kv, size_t nkv, size_t *len);
+/* A v2 scope without its "/.default": the v1 resource. malloc'd. */
+char		*oauth_scope_resource(const char *scope);
+/*
  * Parse an answer of the token endpoint. 0: tok filled. -1: err filled
- * (an HTTP error, an Entra error body, or a malformed 200).
+ * (an HTTP error, an Entra error body, or a malformed 200). Error bodies in
+ * Entra's shape, and the {"error":{"code","message"}} / {"message"} shapes
+ * of managed-identity endpoints, are understood. Every text copied into
+ * err has JWTs and credential fields removed (redact.h); the caller removes
+ * its own secrets. A token with a character outside RFC 6750's b64token set
+ * is refused; a lifetime over OAUTH_MAX_LIFETIME is cut (tok->capped_from).
  */
 int		 oauth_parse_response(long http_status, const char *body,
 		    size_t len, long long now, struct oauth_token *tok,
 		    struct oauth_error *err);
 void		 oauth_token_free(struct oauth_token *);
+/* 1 when s[0..n) is a non-empty RFC 6750 b64token (safe in a header). */
+int		 oauth_token_chars_ok(const char *s, size_t n);
 /* One line for users: "error AADSTSn - hint: ... (description)". */
 void		 oauth_error_describe(const struct oauth_error *, char *out,
 		    size_t outlen);

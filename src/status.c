@@ -12,6 +12,7 @@
 
 #include "cfgref.h"
 #include "config.h"
+#include "cred.h"
 #include "hunting.h"
 #include "oauth.h"
 #include "router.h"
@@ -451,6 +452,8 @@ status_render_json(size_t *len)
 	cJSON_AddNumberToObject(root, "now", (double)now);
 	c = cJSON_AddObjectToObject(root, "config");
 	render_config(c);
+	if (st.cf)
+		cred_status_json(st.cf, root);	/* "cloud", "credential" */
 	for (int b = 0; b < BACKEND__COUNT; b++) {
 		memset(&views[b], 0, sizeof(views[b]));
 		views[b].backend = (enum backend_id)b;

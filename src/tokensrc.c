@@ -12,6 +12,8 @@
 
 #include "buf.h"
 #include "config.h"
+#include "cred.h"
+#include "egress.h"
 #include "job.h"
 #include "log.h"
 #include "tokensrc.h"
@@ -42,9 +44,7 @@ struct tokensrc {
 	struct job		*w_head, *w_tail;	/* parked jobs */
 	CURL			*easy;
 	int			 active;
-	char			*post;		/* secret inside: wipe */
-	size_t			 postlen;
-	struct curl_slist	*hdrs;
+	struct cred_req		 req;		/* secret inside: wiped */
 	struct buf		 body;
 	long			 retry_after;
 	char			 errbuf[CURL_ERROR_SIZE];
@@ -350,8 +350,7 @@ tokensrc_free(struct tokensrc *ts, CURLM *multi)
 		curl_multi_remove_handle(multi, ts->easy);
 	if (ts->easy)
 		curl_easy_cleanup(ts->easy);
-	curl_slist_free_all(ts->hdrs);
-	util_free_secret(ts->post);
+	cred_req_free(&ts->req);
 	buf_wipe(&ts->body);
 	token_unref(ts->cur);
 	jwt_claims_free(&ts->view.claims);
@@ -474,20 +473,21 @@ header_cb(char *b, size_t size, size_t n, void *arg)
 	return (n);
 }
 
-void
+static void record_failure(struct tokensrc *, const struct oauth_error *,
+    long);
+
+int
 tokensrc_poll(struct tokensrc *ts, CURLM *multi, long long now_ms)
 {
-	char *url;
+	struct oauth_error err;
 
 	if (ts->active || !tokpolicy_due(&ts->pol, tokensrc_token(ts, now_ms)
 	    != NULL, now_ms))
-		return;
+		return (0);
 	if (ts->easy == NULL) {
 		if ((ts->easy = curl_easy_init()) == NULL)
-			return;
+			return (0);
 		upstream_easy_common(ts->cf, ts->easy);
-		ts->hdrs = curl_slist_append(NULL, "Accept: application/json");
-		curl_easy_setopt(ts->easy, CURLOPT_HTTPHEADER, ts->hdrs);
 		curl_easy_setopt(ts->easy, CURLOPT_WRITEFUNCTION, write_cb);
 		curl_easy_setopt(ts->easy, CURLOPT_WRITEDATA, ts);
 		curl_easy_setopt(ts->easy, CURLOPT_HEADERFUNCTION, header_cb);
@@ -495,20 +495,16 @@ tokensrc_poll(struct tokensrc *ts, CURLM *multi, long long now_ms)
 		curl_easy_setopt(ts->easy, CURLOPT_ERRORBUFFER, ts->errbuf);
 		curl_easy_setopt(ts->easy, CURLOPT_PIPEWAIT, 0L);
 	}
-	if ((url = oauth_token_url(ts->cf)) == NULL)
-		return;
-	util_free_secret(ts->post);
-	ts->post = oauth_token_body(ts->cf, backend_scope(ts->cf,
-	    ts->backend), &ts->postlen);
-	if (ts->post == NULL) {
-		free(url);
-		return;
+	cred_req_free(&ts->req);
+	if (cred_req_build(ts->cf, backend_scope(ts->cf, ts->backend),
+	    &ts->req, &err) == -1) {
+		/* e.g. no federated token yet: a token error, backed off */
+		tokpolicy_started(&ts->pol, now_ms);
+		record_failure(ts, &err, 0);
+		publish(ts);
+		return (-1);
 	}
-	curl_easy_setopt(ts->easy, CURLOPT_URL, url);
-	free(url);		/* curl keeps its own copy */
-	curl_easy_setopt(ts->easy, CURLOPT_POSTFIELDS, ts->post);
-	curl_easy_setopt(ts->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)ts->postlen);
+	cred_req_apply(ts->cf, &ts->req, ts->easy);
 	curl_easy_setopt(ts->easy, CURLOPT_TIMEOUT_MS,
 	    ts->cf->token_timeout_ms);
 	buf_wipe(&ts->body);
@@ -518,7 +514,8 @@ tokensrc_poll(struct tokensrc *ts, CURLM *multi, long long now_ms)
 	if (curl_multi_add_handle(multi, ts->easy) != CURLM_OK) {
 		log_warnx("%s: cannot start the token request",
 		    backend_name(ts->backend));
-		return;
+		cred_req_free(&ts->req);
+		return (0);
 	}
 	ts->active = 1;
 	ts->req_sent = util_now();
@@ -526,6 +523,7 @@ tokensrc_poll(struct tokensrc *ts, CURLM *multi, long long now_ms)
 	publish(ts);
 	log_debug("%s: token request started (scope %s)",
 	    backend_name(ts->backend), backend_scope(ts->cf, ts->backend));
+	return (0);
 }
 
 static void
@@ -603,22 +601,31 @@ tokensrc_finished(struct tokensrc *ts, CURLM *multi, CURLcode res)
 	long			 status = 0;
 
 	curl_easy_getinfo(ts->easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(multi, ts->easy);
-	ts->active = 0;
-	util_free_secret(ts->post);
-	ts->post = NULL;
 	if (res != CURLE_OK) {
 		memset(&oe, 0, sizeof(oe));
 		snprintf(oe.error, sizeof(oe.error), "%s",
 		    "token_endpoint_unreachable");
-		snprintf(oe.description, sizeof(oe.description), "%s%s",
-		    res == CURLE_OPERATION_TIMEDOUT ? "timed out: " :
-		    (res == CURLE_PEER_FAILED_VERIFICATION ?
-		    "TLS verification failed (check ca_file): " : ""),
-		    ts->errbuf[0] ? ts->errbuf : curl_easy_strerror(res));
+		/* a failure of the egress proxy is named as such (managed
+		 * identity goes direct); asked before the handle leaves */
+		if (ts->req.is_get || !egress_error(ts->cf, ts->easy, res,
+		    oe.description, sizeof(oe.description)))
+			snprintf(oe.description, sizeof(oe.description),
+			    "%s%s", res == CURLE_OPERATION_TIMEDOUT ?
+			    "timed out: " : (res ==
+			    CURLE_PEER_FAILED_VERIFICATION ? "TLS "
+			    "verification failed (check ca_file): " : ""),
+			    ts->errbuf[0] ? ts->errbuf :
+			    curl_easy_strerror(res));
+		cred_redact(ts->cf, oe.description, sizeof(oe.description));
 		oe.when = util_now();
+	}
+	curl_multi_remove_handle(multi, ts->easy);
+	ts->active = 0;
+	cred_req_free(&ts->req);
+	if (res != CURLE_OK)
 		record_failure(ts, &oe, 0);
-	} else if (oauth_parse_response(status, ts->body.data, ts->body.len,
+	else if (cred_parse_response(ts->cf, status, ts->body.data,
+	    ts->body.len,
 	    /* expires_in counts from issue: date it from when we asked */
 	    ts->req_sent, &ot, &oe) == 0) {
 		record_success(ts, &ot);
@@ -710,8 +717,6 @@ tokensrc_reload(struct tokensrc *ts, const struct gw_config *cf,
 	if (!ts->active && ts->easy) {
 		curl_easy_cleanup(ts->easy);
 		ts->easy = NULL;
-		curl_slist_free_all(ts->hdrs);
-		ts->hdrs = NULL;
 	}
 	publish(ts);
 }

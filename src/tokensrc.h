@@ -139,8 +139,10 @@ struct job	*tokensrc_waiters(const struct tokensrc *);
 struct job	*tokensrc_take_waiters(struct tokensrc *);
 /* 1 when a job without a token should get a 503 now. */
 int		 tokensrc_backing_off(const struct tokensrc *, long long now_ms);
-/* Start a token request on multi when one is due. */
-void		 tokensrc_poll(struct tokensrc *, CURLM *multi,
+/* Start a token request on multi when one is due. -1 when the request
+ * could not be built (cred_req_build: e.g. no federated token file): that
+ * is a failed token request, backed off; the caller takes the waiters. */
+int		 tokensrc_poll(struct tokensrc *, CURLM *multi,
 		    long long now_ms);
 /* 1 when e is this source's token transfer. */
 int		 tokensrc_owns(const struct tokensrc *, const CURL *e);

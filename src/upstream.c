@@ -26,6 +26,8 @@
 #include "buf.h"
 #include "cfgref.h"
 #include "config.h"
+#include "cred.h"
+#include "egress.h"
 #include "hunting.h"
 #include "huntshape.h"
 #include "job.h"
@@ -63,6 +65,7 @@ struct upstream {
 };
 
 static void	dispatch(struct upstream *, struct job *);
+static void	poll_source(struct upstream *, struct tokensrc *, long long);
 static void	active_add(struct upstream *, struct job *);
 static void	active_del(struct upstream *, struct job *);
 
@@ -88,6 +91,7 @@ upstream_easy_common(const struct gw_config *cf, void *e)
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/"
 	    PACKAGE_VERSION);
+	egress_apply(cf, e, 0);
 }
 
 static CURL *
@@ -383,10 +387,11 @@ detach(struct upstream *up, struct job *j)
  * j->mu held.
  */
 static void
-graph_error(struct job *j)
+graph_error(struct upstream *up, struct job *j)
 {
 	cJSON		*root, *e, *code, *msg;
-	const char	*c = NULL, *m = NULL;
+	const char	*c = NULL;
+	char		 m[512] = "";
 
 	root = cJSON_ParseWithLength(j->peek, j->peeklen);
 	e = cJSON_GetObjectItemCaseSensitive(root, "error");
@@ -394,14 +399,17 @@ graph_error(struct job *j)
 	msg = cJSON_GetObjectItemCaseSensitive(e, "message");
 	if (cJSON_IsString(code))
 		c = code->valuestring;
-	if (cJSON_IsString(msg))
-		m = msg->valuestring;
+	if (cJSON_IsString(msg)) {
+		/* an API may echo the bearer or more: never onto a page */
+		snprintf(m, sizeof(m), "%s", msg->valuestring);
+		cred_redact(up->cf, m, sizeof(m));
+	}
 	if (c == NULL)
 		c = j->status == 429 ? "TooManyRequests" : j->status == 403 ?
 		    "Forbidden" : j->status == 400 ? "BadRequest" :
 		    "UpstreamError";
 	job_set_error(j, (unsigned)j->status, c, "Microsoft Graph: %s%s%s",
-	    m ? m : "no error message", j->status == 403 ? "; fix: " : "",
+	    m[0] ? m : "no error message", j->status == 403 ? "; fix: " : "",
 	    j->status == 403 ? hunting_fix : "");
 	cJSON_Delete(root);
 }
@@ -428,13 +436,21 @@ reshape_end(struct job *j)
 static void
 finish_api(struct upstream *up, struct job *j, CURLcode res)
 {
-	long long ms = util_mono_ms() - j->up_start_ms;
+	long long	 ms = util_mono_ms() - j->up_start_ms;
+	char		 perr[320];
+	/* before detach(): the handle still knows how the proxy answered */
+	int		 proxy_fault = egress_error(up->cf, j->easy, res, perr,
+			    sizeof(perr));
 
 	detach(up, j);
 	status_upstream(ms, res == CURLE_OK ? j->status : 0);
 	if (j->status == 403 && j->peeklen > 0 &&
-	    strstr(j->peek, "Missing application roles") != NULL)
+	    strstr(j->peek, "Missing application roles") != NULL) {
+		/* an API may echo the bearer or more: never onto the page */
+		cred_redact(up->cf, j->peek, sizeof(j->peek));
+		j->peeklen = strlen(j->peek);
 		status_forbidden(j->peek, j->peeklen);
+	}
 	if (j->discard && !j->cancelled) {
 		/* 401 on a live token: it was revoked; refresh and retry once */
 		j->discard = 0;
@@ -447,9 +463,11 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 	}
 	pthread_mutex_lock(&j->mu);
 	if (res == CURLE_OK && j->errbody)
-		graph_error(j);
+		graph_error(up, j);
 	else if (res == CURLE_OK && j->hs && j->err_status == 0)
 		reshape_end(j);
+	if (res != CURLE_OK)	/* curl's text goes to the log and the client */
+		cred_redact(up->cf, j->errbuf, sizeof(j->errbuf));
 	if (res != CURLE_OK && !j->streaming) {
 		if (res == CURLE_OPERATION_TIMEDOUT)
 			job_set_error(j, 504, "UpstreamTimeout", "the %s did "
@@ -462,6 +480,9 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 			    "verification of the %s failed: %s (check "
 			    "ca_file)", backend_title(j->backend),
 			    j->errbuf[0] ? j->errbuf : curl_easy_strerror(res));
+		else if (proxy_fault)
+			job_set_error(j, 502, "UpstreamError", "cannot reach "
+			    "the %s: %s", backend_title(j->backend), perr);
 		else
 			job_set_error(j, 502, "UpstreamError", "cannot reach "
 			    "the %s: %s", backend_title(j->backend),
@@ -539,7 +560,7 @@ resolve(struct upstream *up, struct job *j)
 		case HUNTING_WAIT_GRAPH:
 			j->ts = up->src[BACKEND_GRAPH];
 			tokensrc_park(j->ts, j);
-			tokensrc_poll(j->ts, up->multi, util_mono_ms());
+			poll_source(up, j->ts, util_mono_ms());
 			return (1);
 		case HUNTING_USE_GRAPH:
 			j->backend = BACKEND_GRAPH;
@@ -594,16 +615,15 @@ dispatch(struct upstream *up, struct job *j)
 		return;
 	}
 	tokensrc_park(j->ts, j);
-	tokensrc_poll(j->ts, up->multi, now_ms);
+	poll_source(up, j->ts, now_ms);
 }
 
-/* A token request finished: everyone who waited continues together. */
+/* A token request ended: everyone who waited continues together. */
 static void
-finish_token(struct upstream *up, struct tokensrc *ts, CURLcode res)
+release_waiters(struct upstream *up, struct tokensrc *ts)
 {
 	struct job *j, *next;
 
-	tokensrc_finished(ts, up->multi, res);
 	j = tokensrc_take_waiters(ts);
 	for (; j != NULL; j = next) {
 		next = j->wnext;
@@ -614,6 +634,22 @@ finish_token(struct upstream *up, struct tokensrc *ts, CURLcode res)
 		else
 			dispatch(up, j);
 	}
+}
+
+static void
+finish_token(struct upstream *up, struct tokensrc *ts, CURLcode res)
+{
+	tokensrc_finished(ts, up->multi, res);
+	release_waiters(up, ts);
+}
+
+/* Start ts's token request when due; one that could not be built (e.g.
+ * no federated token file yet) has already failed: release its waiters. */
+static void
+poll_source(struct upstream *up, struct tokensrc *ts, long long now_ms)
+{
+	if (tokensrc_poll(ts, up->multi, now_ms) == -1)
+		release_waiters(up, ts);
 }
 
 static void
@@ -668,13 +704,24 @@ drain_inbox(struct upstream *up)
 	pthread_mutex_unlock(&up->mu);
 	if (ncf) {
 		old = up->cf;
-		int changed = strcmp(old->tenant_id, ncf->tenant_id) ||
-		    strcmp(old->client_id, ncf->client_id) ||
+		/* who defgate is: tenant, app, authority, and the credential
+		 * (kind, secret, certificate, federated file, identity
+		 * endpoint); each source also drops its token when its
+		 * scope changed (tokensrc_reload) */
+		int changed = strcmp(old->tenant_id ? old->tenant_id : "",
+		    ncf->tenant_id ? ncf->tenant_id : "") ||
+		    strcmp(old->client_id ? old->client_id : "",
+		    ncf->client_id ? ncf->client_id : "") ||
 		    strcmp(old->authority_host, ncf->authority_host) ||
 		    old->token_version != ncf->token_version ||
-		    strcmp(old->client_secret ? old->client_secret : "",
-		    ncf->client_secret ? ncf->client_secret : "");
+		    cred_identity_changed(old, ncf);
 
+		/*
+		 * The old config's secrets and key go with its last
+		 * reference (config_free -> cred_forget_secrets): requests
+		 * and the status page may still read it, so it is not
+		 * wiped here; the secret a reload needs lives in main.c.
+		 */
 		up->cf = ncf;
 		/* a token request in flight finishes with the old settings */
 		for (int b = 0; b < BACKEND__COUNT; b++)
@@ -823,7 +870,7 @@ upstream_main(void *arg)
 		    util_now() >= HUNTING_RETIREMENT))
 			tokensrc_use(up->src[BACKEND_GRAPH]);
 		for (int b = 0; b < BACKEND__COUNT; b++)
-			tokensrc_poll(up->src[b], up->multi, now_ms);
+			poll_source(up, up->src[b], now_ms);
 		curl_multi_perform(up->multi, &running);
 		while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
 			CURL		*e = msg->easy_handle;

@@ -93,13 +93,13 @@ is "$(curl -s "$GW/status.json" | jq -r .token.last_error.error)" \
 wait_ready; ok $? "malformed token answer: recovers on retry"
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
 fake_ctl reset '{}' >/dev/null
-fake_fault '{"target":"token","kind":"missing_expiry"}'
+fake_fault '{"target":"token","kind":"missing_expiry","count":2}'
 start_defgate
 req GET /incidents
 is "$CODE" 503 "token answer without expires_in: 503"
 kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
 fake_ctl reset '{}' >/dev/null
-fake_fault '{"target":"token","kind":"missing_token"}'
+fake_fault '{"target":"token","kind":"missing_token","count":2}'
 start_defgate
 req GET /incidents
 is "$CODE" 503 "token answer without access_token: 503"

@@ -702,7 +702,8 @@ test_file_permissions(void)
 	capture_begin();
 	is_int(config_load_file(&cf, p, &errs), 0, "0644 file with secret loads");
 	out = capture_end();
-	like(out, "holds client_secret and is readable by group or others",
+	like(out, "holds a secret (client_secret, a password or "
+	    "IDENTITY_HEADER) and is readable by group or others",
 	    "world-readable config with secret warned about");
 	like(out, p, "warning names the file");
 	unlike(out, SECRET, "warning does not contain the secret");

@@ -225,6 +225,12 @@ test_parse_fail(void)
 		  "malformed_response" },
 		{ 200, "{\"access_token\":\"t\",\"expires_in\":3599,"
 		  "\"expires_on\":\"1\"}", "malformed_response" },
+		{ 200, "{\"access_token\":\"a\\r\\nX-Injected: 1\","
+		  "\"expires_in\":3599}", "malformed_response" },
+		{ 200, "{\"access_token\":\"a b\",\"expires_in\":3599}",
+		  "malformed_response" },
+		{ 200, "{\"access_token\":\"a\\\"b\",\"expires_in\":3599}",
+		  "malformed_response" },
 		{ 200, "{not json", "malformed_response" },
 		{ 200, "[{\"access_token\":\"t\",\"expires_in\":3599}]",
 		  "malformed_response" },
@@ -405,6 +411,29 @@ test_hints(void)
 	ok(oauth_hint(50126) == NULL, "no hint for a user-credential error");
 }
 
+/* issue 7 §5: a lifetime beyond Entra's ~24 h is cut, and said so */
+static void
+test_lifetime_cap(void)
+{
+	struct oauth_token	 t;
+	struct oauth_error	 e;
+	const char		*b = "{\"access_token\":\"eyJ0.eyJ0.c2ln\","
+	    "\"expires_in\":1000000000000}";
+	const char		*ok24 = "{\"access_token\":\"a-b_c.d~e+f/g=\","
+	    "\"expires_in\":86400}";
+
+	is_int(oauth_parse_response(200, b, strlen(b), NOW, &t, &e), 0,
+	    "expires_in 1e12: accepted");
+	is_int(t.expires_at, NOW + OAUTH_MAX_LIFETIME, "... but cut to 24 h");
+	is_int(t.capped_from, 1000000000000LL, "... and the claim is kept "
+	    "for the warning");
+	oauth_token_free(&t);
+	is_int(oauth_parse_response(200, ok24, strlen(ok24), NOW, &t, &e), 0,
+	    "24 h and every b64token character: accepted");
+	is_int(t.capped_from, 0, "24 h is not cut");
+	oauth_token_free(&t);
+}
+
 int
 main(void)
 {
@@ -415,5 +444,6 @@ main(void)
 	test_parse_fail();
 	test_entra_errors();
 	test_hints();
+	test_lifetime_cap();
 	return (done_testing());
 }

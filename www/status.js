@@ -583,6 +583,32 @@
     });
   }
 
+  /* Cloud, credential and certificate (status.json "cloud", "credential"):
+     appended to the configuration list; a certificate expiry warning joins
+     the alerts. Runs after renderErrors and renderConfig. */
+  function renderCredential(d) {
+    const cr = isObj(d.credential) ? d.credential : null;
+    const dl = $('config');
+    if (d.cloud) kv(dl, 'cloud', d.cloud);
+    if (!cr) return;
+    kv(dl, 'credential', cr.kind);
+    const ce = isObj(cr.certificate) ? cr.certificate : null;
+    if (ce) {
+      kv(dl, 'certificate', ce.subject, 'mono');
+      kv(dl, 'thumbprint (SHA-256)', ce.thumbprint_sha256, 'mono');
+      kv(dl, 'thumbprint (SHA-1)', ce.thumbprint_sha1, 'mono');
+      kv(dl, 'certificate expires', ce.not_after + (isNum(ce.days_left) ? ' (' + ce.days_left + ' days)' : ''), 'mono');
+      if (ce.warning) {
+        const box = errorBox('alert-warn', 'Certificate expiry');
+        box.appendChild(el('div', 'alert-hint', String(ce.warning)));
+        $('errors').appendChild(box);
+      }
+    }
+    if (cr.federated_token_file) kv(dl, 'federated token file', cr.federated_token_file, 'mono');
+    if (cr.endpoint) kv(dl, 'managed identity', cr.endpoint === 'imds' ? 'IMDS' : 'App Service / Container Apps');
+    kv(dl, 'egress proxy', cr.proxy || 'none', 'mono');
+  }
+
   function renderLive() {
     const liveN = $('live');
     const txt = $('live-text');
@@ -614,7 +640,8 @@
     ticking = [];
     if (data) {
       const sections = [renderHeader, renderSummary, renderErrors, renderHunting, renderSources,
-        renderClaims, renderRefresh, renderRoutes, renderRequests, renderUpstream, renderConfig];
+        renderClaims, renderRefresh, renderRoutes, renderRequests, renderUpstream, renderConfig,
+        renderCredential];
       sections.forEach(function (f) {
         try { f(data); } catch (e) { console.error('defgate status: ' + f.name, e); }
       });

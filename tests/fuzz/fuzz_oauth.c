@@ -7,7 +7,8 @@
  * digits as prefix: "00" is 200, "01" 400, "02" 401, "03" 403, "04" 429,
  * "05" 500, "06" 503, "07" 343 (so seed files stay readable).
  * Invariants: on 0 the token is non-empty, len == strlen, expires_at > now
- * and lifetime == expires_at - now; on -1 no token, http_status is the
+ * and lifetime == expires_at - now (at most OAUTH_MAX_LIFETIME), the token
+ * is an RFC 6750 b64token; on -1 no token, http_status is the
  * status, every error field is NUL-terminated and free of control bytes
  * (they reach logs and the status page); the body is left unchanged.
  */
@@ -60,6 +61,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(tok.expires_at > NOW);
 		FUZZ_CHECK(tok.lifetime == tok.expires_at - NOW);
 		FUZZ_CHECK(tok.lifetime > 0);
+		/* issue 7 §5: header-safe, and never more than about a day */
+		FUZZ_CHECK(oauth_token_chars_ok(tok.access_token, tok.len));
+		FUZZ_CHECK(tok.lifetime <= OAUTH_MAX_LIFETIME);
 	} else {
 		FUZZ_CHECK(tok.access_token == NULL && tok.len == 0);
 		FUZZ_CHECK(err.http_status == status);
