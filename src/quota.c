@@ -267,8 +267,12 @@ window_wait(const struct window *w, int k, long long now)
 	if (w->level < span_ms[k])
 		wait = (span_ms[k] - w->level + w->limit - 1) / w->limit;
 	if ((n = window_count(w, k, now)) >= w->limit) {
-		/* the oldest slots leave the count one by one */
-		for (long long s = cur - QUOTA_SLOTS + 1; s <= cur; s++) {
+		/* the oldest slots leave the count one by one (now >= 0,
+		 * so no slot is negative) */
+		long long s0 = cur - QUOTA_SLOTS + 1 > 0 ?
+		    cur - QUOTA_SLOTS + 1 : 0;
+
+		for (long long s = s0; s <= cur; s++) {
 			int i = (int)(s % QUOTA_SLOTS);
 
 			if (w->slot[i] != s)
