@@ -31,7 +31,7 @@
 #define CONFIG_SECRET_MAX	4096
 
 enum kind { K_STR, K_SECRET, K_BOOL, K_SIZE, K_SECONDS, K_UINT, K_VERSION,
-	K_CIDRS };
+	K_CIDRS, K_HUNT };
 
 struct key {
 	const char	*name;
@@ -62,6 +62,16 @@ static const struct key keys[] = {
 	  "use an https:// URL such as https://api.security.microsoft.com" },
 	{ "scope", "DEFGATE_SCOPE", K_STR, OFF(scope), 0, 0,
 	  "use https://api.security.microsoft.com/.default" },
+	{ "graph_url", "DEFGATE_GRAPH_URL", K_STR, OFF(graph_url), 0, 0,
+	  "use an https:// URL such as https://graph.microsoft.com" },
+	{ "graph_scope", "DEFGATE_GRAPH_SCOPE", K_STR, OFF(graph_scope), 0, 0,
+	  "use https://graph.microsoft.com/.default" },
+	{ "mde_url", "DEFGATE_MDE_URL", K_STR, OFF(mde_url), 0, 0,
+	  "use an https:// URL such as https://api.security.microsoft.com" },
+	{ "mde_scope", "DEFGATE_MDE_SCOPE", K_STR, OFF(mde_scope), 0, 0,
+	  "use https://api.securitycenter.microsoft.com/.default" },
+	{ "hunting_backend", "DEFGATE_HUNTING_BACKEND", K_HUNT,
+	  OFF(hunting_backend), 0, 0, "use auto, graph or defender" },
 	{ "token_version", "DEFGATE_TOKEN_VERSION", K_VERSION,
 	  OFF(token_version), 0, 0, "use v1 or v2" },
 	{ "ca_file", "DEFGATE_CA_FILE", K_STR, OFF(ca_file), 0, 0,
@@ -138,6 +148,12 @@ config_defaults(struct gw_config *cf)
 	cf->authority_host = xstrdup("https://login.microsoftonline.com");
 	cf->api_url = xstrdup("https://api.security.microsoft.com");
 	cf->scope = xstrdup("https://api.security.microsoft.com/.default");
+	cf->graph_url = xstrdup("https://graph.microsoft.com");
+	cf->graph_scope = xstrdup("https://graph.microsoft.com/.default");
+	cf->mde_url = xstrdup("https://api.security.microsoft.com");
+	cf->mde_scope = xstrdup(
+	    "https://api.securitycenter.microsoft.com/.default");
+	cf->hunting_backend = CONFIG_HUNT_AUTO;
 	cf->token_version = 2;
 	cf->listen = xstrdup("127.0.0.1:8080");
 	cf->max_body = 1 << 20;
@@ -289,6 +305,16 @@ config_set(struct gw_config *cf, const char *name, const char *value,
 		else if (!strcasecmp(value, "v2") || !strcmp(value, "2") ||
 		    !strcmp(value, "2.0"))
 			cf->token_version = 2;
+		else
+			break;
+		return (0);
+	case K_HUNT:
+		if (!strcasecmp(value, "auto"))
+			cf->hunting_backend = CONFIG_HUNT_AUTO;
+		else if (!strcasecmp(value, "graph"))
+			cf->hunting_backend = CONFIG_HUNT_GRAPH;
+		else if (!strcasecmp(value, "defender"))
+			cf->hunting_backend = CONFIG_HUNT_DEFENDER;
 		else
 			break;
 		return (0);
@@ -500,6 +526,18 @@ check_url(char *url, const char *key, const char *env, struct buf *errs)
 }
 
 static int
+check_scope(const char *scope, const char *key, const char *env,
+    const char *example, struct buf *errs)
+{
+	if (*scope == '\0' || strchr(scope, ' ') != NULL) {
+		errf(errs, "%s (%s) must be one resource's \"<App ID URI>/"
+		    ".default\", e.g. %s", key, env, example);
+		return (-1);
+	}
+	return (0);
+}
+
+static int
 id_chars_ok(const char *s, const char *extra)
 {
 	if (*s == '\0' || strlen(s) > 128)
@@ -608,12 +646,18 @@ config_finalize(struct gw_config *cf, struct buf *errs)
 		rc = -1;
 	if (check_url(cf->api_url, "api_url", "DEFGATE_API_URL", errs) == -1)
 		rc = -1;
-	if (*cf->scope == '\0' || strchr(cf->scope, ' ') != NULL) {
-		errf(errs, "scope (DEFGATE_SCOPE) must be one resource's "
-		    "\"<App ID URI>/.default\", e.g. "
-		    "https://api.security.microsoft.com/.default");
+	if (check_url(cf->graph_url, "graph_url", "DEFGATE_GRAPH_URL",
+	    errs) == -1)
 		rc = -1;
-	}
+	if (check_url(cf->mde_url, "mde_url", "DEFGATE_MDE_URL", errs) == -1)
+		rc = -1;
+	if (check_scope(cf->scope, "scope", "DEFGATE_SCOPE",
+	    "https://api.security.microsoft.com/.default", errs) == -1 ||
+	    check_scope(cf->graph_scope, "graph_scope", "DEFGATE_GRAPH_SCOPE",
+	    "https://graph.microsoft.com/.default", errs) == -1 ||
+	    check_scope(cf->mde_scope, "mde_scope", "DEFGATE_MDE_SCOPE",
+	    "https://api.securitycenter.microsoft.com/.default", errs) == -1)
+		rc = -1;
 	if (cf->ca_file && *cf->ca_file && access(cf->ca_file, R_OK) == -1) {
 		errf(errs, "ca_file (DEFGATE_CA_FILE) %s is not readable: %s: "
 		    "point it at a PEM bundle or unset it", cf->ca_file,
@@ -672,6 +716,10 @@ config_free(struct gw_config *cf)
 	free(cf->authority_host);
 	free(cf->api_url);
 	free(cf->scope);
+	free(cf->graph_url);
+	free(cf->graph_scope);
+	free(cf->mde_url);
+	free(cf->mde_scope);
 	free(cf->ca_file);
 	free(cf->listen);
 	free(cf->config_file);

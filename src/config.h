@@ -17,6 +17,11 @@
 #define CONFIG_MAX_ALLOW	32
 #define CONFIG_MAX_ERRORS	4096	/* bytes of collected error text */
 
+/* hunting_backend: which API serves /hunting (hunting.h) */
+#define CONFIG_HUNT_AUTO	0
+#define CONFIG_HUNT_GRAPH	1
+#define CONFIG_HUNT_DEFENDER	2
+
 struct config_cidr {
 	int			 family;	/* AF_INET or AF_INET6 */
 	unsigned char		 addr[16];
@@ -32,6 +37,12 @@ struct gw_config {
 	char			*authority_host;	/* https://login... (no slash) */
 	char			*api_url;		/* https://api... (no slash) */
 	char			*scope;			/* v2 scope ".../.default" */
+	/* the other backends (backend.h): base URL and scope of each */
+	char			*graph_url;
+	char			*graph_scope;
+	char			*mde_url;
+	char			*mde_scope;
+	int			 hunting_backend;	/* CONFIG_HUNT_* */
 	int			 token_version;		/* 1 or 2 */
 	char			*ca_file;		/* NULL: system trust store */
 

@@ -20,6 +20,7 @@
 
 #include <microhttpd.h>
 
+#include "cfgref.h"
 #include "config.h"
 #include "job.h"
 #include "log.h"
@@ -48,13 +49,26 @@ struct asset {
 
 static struct {
 	struct MHD_Daemon		*d;
-	_Atomic(const struct gw_config *) cf;
+	pthread_mutex_t			 cfmu;	/* guards cf */
+	const struct gw_config		*cf;	/* a reference (cfgref.h) */
 	struct upstream			*up;
 	atomic_int			 inflight;
 	unsigned short			 port;
 	struct MHD_Response		*healthz;
 	struct asset			 assets[3];
-} h;
+} h = { .cfmu = PTHREAD_MUTEX_INITIALIZER };
+
+/* The configuration a new request uses, with a reference for it. */
+static const struct gw_config *
+config_take(void)
+{
+	const struct gw_config *cf;
+
+	pthread_mutex_lock(&h.cfmu);
+	cf = cfgref_get(h.cf);
+	pthread_mutex_unlock(&h.cfmu);
+	return (cf);
+}
 
 static const char *const html_csp = "default-src 'self'; img-src 'self' "
     "data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
@@ -171,19 +185,13 @@ serve_json(struct MHD_Connection *c, struct gw_request *r, unsigned status,
 static enum MHD_Result
 serve_readyz(struct MHD_Connection *c, struct gw_request *r)
 {
-	struct oauth_error	 e;
-	char			 msg[640], why[512];
+	char msg[768];
 
-	if (status_token_ready()) {
+	if (status_ready(msg, sizeof(msg))) {
 		const char *ok = "{\"status\":\"ready\"}";
 
 		return (serve_json(c, r, 200, strdup(ok), strlen(ok)));
 	}
-	if (status_token_error(&e)) {
-		oauth_error_describe(&e, why, sizeof(why));
-		snprintf(msg, sizeof(msg), "no valid token: %s", why);
-	} else
-		snprintf(msg, sizeof(msg), "no valid token yet");
 	return (proxy_error(c, r, 503, "TokenUnavailable", msg));
 }
 
@@ -211,20 +219,21 @@ make_reqid(struct MHD_Connection *c, struct gw_request *r)
 
 /* First call: headers only. Decide everything that can be decided now. */
 static enum MHD_Result
-first_call(struct MHD_Connection *c, struct gw_request *r, const char *method,
-    const struct gw_config *cf)
+first_call(struct MHD_Connection *c, struct gw_request *r, const char *method)
 {
+	const struct gw_config		*cf;
 	const union MHD_ConnectionInfo	*ci;
 	const char			*cl, *te;
 	char				 msg[256];
 
 	r->started = 1;
+	r->cf = cf = config_take();
 	r->start_ms = util_mono_ms();
 	make_reqid(c, r);
 	r->rr = router_match(method, r->uri ? r->uri : "", &r->m);
 
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (r->m.id != ROUTE_HEALTHZ &&
+	if ((r->m.route == NULL || r->m.route->kind != RK_HEALTHZ) &&
 	    !config_allowed(cf, ci ? ci->client_addr : NULL))
 		return (proxy_error(c, r, 403, "Forbidden", "this address "
 		    "may not use defgate: see allow_from"));
@@ -233,8 +242,9 @@ first_call(struct MHD_Connection *c, struct gw_request *r, const char *method,
 		break;
 	case ROUTER_NOT_FOUND:
 		return (proxy_error(c, r, 404, "NotFound", "no such endpoint: "
-		    "use /incidents, /incidents/{id}, /hunting, /status, "
-		    "/status.json, /healthz or /readyz"));
+		    "use /incidents, /incidents/{id}, /hunting, the Defender "
+		    "XDR, MDE or Graph paths listed on /status, /status.json, "
+		    "/healthz or /readyz"));
 	case ROUTER_BAD_METHOD: {
 		struct MHD_Response	*resp;
 		enum MHD_Result		 ret;
@@ -256,7 +266,7 @@ first_call(struct MHD_Connection *c, struct gw_request *r, const char *method,
 	case ROUTER_BAD_QUERY:
 		return (proxy_error(c, r, 400, "BadRequest", r->m.reason));
 	}
-	if (r->m.is_write && !cf->allow_write)
+	if (!routes_enabled(r->m.route, cf))
 		return (proxy_error(c, r, 403, "WriteDisabled", "updating "
 		    "incidents is disabled: set allow_write = true "
 		    "(DEFGATE_ALLOW_WRITE) to enable PATCH"));
@@ -290,7 +300,6 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_data_size, void **con_cls)
 {
 	struct gw_request	*r = *con_cls;
-	const struct gw_config	*cf = atomic_load(&h.cf);
 	char			 msg[128];
 
 	(void)cls;
@@ -299,7 +308,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	if (r == NULL)
 		return (MHD_NO);	/* the URI callback failed: OOM */
 	if (!r->started)
-		return (first_call(c, r, method, cf));
+		return (first_call(c, r, method));
 	if (*upload_data_size != 0) {
 		if (!r->too_large && buf_append(&r->body, upload_data,
 		    *upload_data_size) == -1) {
@@ -313,31 +322,29 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return (proxy_respond(c, r));
 	if (r->too_large) {
 		snprintf(msg, sizeof(msg), "the request body is larger than "
-		    "max_body (%zu bytes)", cf->max_body);
+		    "max_body (%zu bytes)", r->cf->max_body);
 		return (proxy_error(c, r, 413, "PayloadTooLarge", msg));
 	}
-	switch (r->m.id) {
-	case ROUTE_INCIDENTS:
-	case ROUTE_INCIDENT:
-	case ROUTE_HUNTING:
-		return (proxy_start(c, r, cf, h.up));
-	case ROUTE_STATUS:
+	switch (r->m.route->kind) {
+	case RK_PROXY:
+	case RK_HUNT:
+		return (proxy_start(c, r, h.up));
+	case RK_STATUS_PAGE:
 		return (serve_asset(c, r, "status.html"));
-	case ROUTE_ASSET:
-		return (serve_asset(c, r, r->m.asset));
-	case ROUTE_STATUS_JSON: {
+	case RK_ASSET:
+		return (serve_asset(c, r, r->m.route->asset));
+	case RK_STATUS_JSON: {
 		size_t	 len;
 		char	*json = status_render_json(&len);
 
 		return (serve_json(c, r, 200, json, len));
 	}
-	case ROUTE_HEALTHZ:
+	case RK_HEALTHZ:
 		return (queue_static(c, r, h.healthz, 200));
-	case ROUTE_READYZ:
+	case RK_READYZ:
 		return (serve_readyz(c, r));
-	default:
-		return (proxy_error(c, r, 404, "NotFound", "no such endpoint"));
 	}
+	return (proxy_error(c, r, 404, "NotFound", "no such endpoint"));
 }
 
 static void *
@@ -373,6 +380,7 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		log_debug("%s: connection ended early (%d)", r->reqid,
 		    (int)toe);
 	buf_free(&r->body);
+	cfgref_put(r->cf);
 	free(r->uri);
 	free(r);
 	atomic_fetch_sub(&h.inflight, 1);
@@ -395,7 +403,7 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	unsigned int			 flags;
 	static const char		 ok[] = "{\"status\":\"ok\"}";
 
-	atomic_store(&h.cf, cf);
+	h.cf = cfgref_get(cf);
 	h.up = up;
 	load_assets();
 	h.healthz = MHD_create_response_from_buffer(strlen(ok), (void *)ok,
@@ -457,6 +465,10 @@ httpd_stop(void)
 	if (h.d)
 		MHD_stop_daemon(h.d);
 	h.d = NULL;
+	pthread_mutex_lock(&h.cfmu);
+	cfgref_put(h.cf);
+	h.cf = NULL;
+	pthread_mutex_unlock(&h.cfmu);
 	if (h.healthz)
 		MHD_destroy_response(h.healthz);
 	for (size_t i = 0; i < 3; i++) {
@@ -470,5 +482,12 @@ httpd_stop(void)
 void
 httpd_set_config(const struct gw_config *cf)
 {
-	atomic_store(&h.cf, cf);
+	const struct gw_config *old;
+
+	cfgref_get(cf);
+	pthread_mutex_lock(&h.cfmu);
+	old = h.cf;
+	h.cf = cf;
+	pthread_mutex_unlock(&h.cfmu);
+	cfgref_put(old);
 }

@@ -6,12 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "huntshape.h"
 #include "job.h"
 #include "log.h"
 #include "util.h"
 
 struct job *
-job_new(struct MHD_Connection *conn, enum route_id route,
+job_new(struct MHD_Connection *conn, const struct route *rt,
     enum job_method method, const char *reqid)
 {
 	struct job *j;
@@ -21,7 +22,7 @@ job_new(struct MHD_Connection *conn, enum route_id route,
 	pthread_mutex_init(&j->mu, NULL);
 	atomic_init(&j->refs, 1);
 	j->conn = conn;
-	j->route = route;
+	j->rt = rt;
 	j->method = method;
 	snprintf(j->reqid, sizeof(j->reqid), "%s", reqid);
 	j->content_length = -1;
@@ -74,7 +75,9 @@ job_unref(struct job *j)
 	if (j == NULL || atomic_fetch_sub(&j->refs, 1) != 1)
 		return;
 	pthread_mutex_destroy(&j->mu);
+	huntshape_free(j->hs);	/* the back thread is done with it */
 	free(j->url);
+	free(j->path);
 	free(j->body);
 	free(j->ring);
 	free(j);
@@ -98,7 +101,8 @@ job_set_error(struct job *j, unsigned status, const char *code,
 	if (j->err_status != 0)
 		return;		/* the first cause is the one to report */
 	j->err_status = status;
-	j->err_code = code;
+	snprintf(j->err_codebuf, sizeof(j->err_codebuf), "%s", code);
+	j->err_code = j->err_codebuf;
 	va_start(ap, fmt);
 	vsnprintf(j->err_msg, sizeof(j->err_msg), fmt, ap);
 	va_end(ap);
@@ -131,6 +135,12 @@ job_ring_put(struct job *j, const char *p, size_t n)
 	j->rlen += n;
 	j->total += n;
 	return (0);
+}
+
+int
+job_ring_room(const struct job *j, size_t n)
+{
+	return (j->rlen == 0 || j->rlen + n <= JOB_RING_MAX);
 }
 
 size_t

@@ -22,7 +22,7 @@
 #include <curl/curl.h>
 #include <microhttpd.h>
 
-#include "router.h"
+#include "routes.h"
 
 #define JOB_RING_MIN	(4 * 1024)
 #define JOB_RING_MAX	(64 * 1024)	/* per-connection response buffer */
@@ -40,14 +40,16 @@ struct job_msg {
 };
 
 struct token;
+struct tokensrc;
+struct huntshape;
 
 struct job {
 	/* front thread fills these before upstream_submit(); then read-only */
 	struct MHD_Connection	*conn;
-	enum route_id		 route;
+	const struct route	*rt;		/* its row of the route table */
 	enum job_method		 method;
 	char			 reqid[65];
-	char			*url;
+	char			*path;		/* RK_PROXY: upstream path+query */
 	char			*body;
 	size_t			 bodylen;
 	struct curl_slist	 hdr[JOB_MAX_HDRS];	/* no per-header malloc */
@@ -61,6 +63,13 @@ struct job {
 
 	/* back thread only */
 	void			*owner;		/* the struct upstream */
+	char			*url;		/* base URL + path, when resolved */
+	int			 resolved;	/* backend chosen, url built */
+	enum backend_id		 backend;
+	struct tokensrc		*ts;		/* the backend's token source */
+	int			 reshape;	/* Graph hunting -> Defender shape */
+	int			 errbody;	/* collect an error body in peek */
+	struct huntshape	*hs;
 	struct job		*wnext;		/* token waiters list */
 	struct job		*anext, *aprev;	/* active transfers list */
 	int			 waiting;
@@ -72,7 +81,7 @@ struct job {
 	long long		 up_start_ms;
 	size_t			 hdr_bytes;
 	char			 errbuf[CURL_ERROR_SIZE];
-	char			 peek[512];	/* start of a 403 body */
+	char			 peek[2048];	/* start of an error body */
 	size_t			 peeklen;
 
 	/* shared: only under mu */
@@ -93,6 +102,7 @@ struct job {
 	char			 request_id[80];
 	unsigned		 err_status;	/* gateway error, 0 if none */
 	const char		*err_code;
+	char			 err_codebuf[64];
 	char			 err_msg[512];
 	char			*ring;
 	size_t			 rcap, roff, rlen;
@@ -100,7 +110,7 @@ struct job {
 };
 
 /* Front thread. */
-struct job	*job_new(struct MHD_Connection *, enum route_id,
+struct job	*job_new(struct MHD_Connection *, const struct route *,
 		    enum job_method, const char *reqid);
 /* Append "Name: value" to the job's fixed header area; -1 when full. */
 int		 job_add_header(struct job *, const char *name,
@@ -109,7 +119,8 @@ void		 job_ref(struct job *);
 void		 job_unref(struct job *);
 /* Caller holds job->mu: resume the front if it waits for this job. */
 void		 job_notify(struct job *);
-/* Back thread, job->mu held: set a gateway error (status, code, msg). */
+/* Back thread, job->mu held: set a gateway error (status, code, msg).
+ * code is copied. */
 void		 job_set_error(struct job *, unsigned status, const char *code,
 		    const char *fmt, ...)
 		    __attribute__((__format__(__printf__, 4, 5)));
@@ -129,6 +140,8 @@ enum job_hdr	 job_header_line(struct job *, const char *line, size_t n);
 /* Copy a header value, trimmed, control bytes blanked, truncated. */
 void		 job_header_value(char *dst, size_t dstlen, const char *v,
 		    size_t n);
+/* Back thread, job->mu held: 1 when n more bytes fit without a pause. */
+int		 job_ring_room(const struct job *, size_t n);
 /* Front thread, job->mu held: take up to max bytes. */
 size_t		 job_ring_get(struct job *, char *, size_t max);
 

@@ -21,20 +21,24 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "backend.h"
 #include "buf.h"
+#include "cfgref.h"
 #include "config.h"
 #include "httpd.h"
+#include "hunting.h"
 #include "jwt.h"
 #include "log.h"
 #include "oauth.h"
 #include "sim.h"
+#include "routes.h"
 #include "status.h"
+#include "tokensrc.h"
 #include "upstream.h"
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS	10000
 #define MAX_SETS		64
-#define MAX_OLD_CONFIGS		64
 
 static void
 usage(FILE *f)
@@ -46,16 +50,18 @@ usage(FILE *f)
 "  --config FILE      INI-style settings (key = value, # comments)\n"
 "  --listen HOST:PORT where to serve (default 127.0.0.1:8080)\n"
 "  --set KEY=VALUE    override any setting except client_secret\n"
-"  --check            fetch a token, show its roles and which routes work\n"
-"  --demo             run against a built-in simulation of Entra and the\n"
-"                     Defender API (no Azure tenant needed)\n"
+"  --check            fetch a token per audience the routes need, show the\n"
+"                     roles and which routes work\n"
+"  --demo             run against a built-in simulation of Entra, Defender\n"
+"                     XDR, Graph and MDE (no Azure tenant needed)\n"
 "  -v, --verbose      debug logging\n"
 "\n"
 "Settings (command line > environment > config file):\n"
 "  tenant_id (AZURE_TENANT_ID), client_id (AZURE_CLIENT_ID),\n"
 "  client_secret (AZURE_CLIENT_SECRET) or client_secret_file\n"
 "  (AZURE_CLIENT_SECRET_FILE), authority_host (AZURE_AUTHORITY_HOST),\n"
-"  api_url (DEFGATE_API_URL), scope (DEFGATE_SCOPE), token_version\n"
+"  api_url (DEFGATE_API_URL), scope (DEFGATE_SCOPE), graph_url, graph_scope,\n"
+"  mde_url, mde_scope, hunting_backend (auto|graph|defender), token_version\n"
 "  (DEFGATE_TOKEN_VERSION), ca_file (DEFGATE_CA_FILE), listen\n"
 "  (DEFGATE_LISTEN), allow_write (DEFGATE_ALLOW_WRITE), allow_from\n"
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
@@ -169,24 +175,34 @@ print_errors(const struct buf *errs)
 	}
 }
 
-/* Remove the secret from our environment copy (/proc/PID/environ). */
-static void
+/*
+ * Remove the secret from our environment copy (/proc/PID/environ). What a
+ * reload needs is kept: "client_secret=<value>" for config_build's
+ * command-line level (the environment's precedence over the file is kept
+ * that way), malloc'd; wipe with util_free_secret(). NULL when unset.
+ */
+static char *
 scrub_env(void)
 {
-	char *v = getenv("AZURE_CLIENT_SECRET");
+	char		*v = getenv("AZURE_CLIENT_SECRET");
+	struct buf	 b;
 
-	if (v != NULL) {
-		OPENSSL_cleanse(v, strlen(v));
-		unsetenv("AZURE_CLIENT_SECRET");
-	}
+	if (v == NULL)
+		return (NULL);
+	buf_init(&b, CONFIG_MAX_ERRORS * 2);
+	if (buf_printf(&b, "client_secret=%s", v) == -1)
+		buf_wipe(&b);
+	OPENSSL_cleanse(v, strlen(v));
+	unsetenv("AZURE_CLIENT_SECRET");
+	return (buf_take(&b, NULL));
 }
 
 static struct gw_config *
 load_config(const struct options *o, char *const *extra, int nextra)
 {
-	struct gw_config	*cf = xcalloc(1, sizeof(*cf));
+	struct gw_config	*cf = cfgref_alloc();
 	struct buf		 errs;
-	char			*all[MAX_SETS * 2];
+	char			*all[MAX_SETS * 2 + 1];
 	int			 n = 0, rc;
 
 	for (int i = 0; i < nextra; i++)
@@ -198,8 +214,7 @@ load_config(const struct options *o, char *const *extra, int nextra)
 	if (rc != 0) {
 		print_errors(&errs);
 		buf_free(&errs);
-		config_free(cf);
-		free(cf);
+		cfgref_put(cf);
 		return (NULL);
 	}
 	buf_free(&errs);
@@ -207,122 +222,191 @@ load_config(const struct options *o, char *const *extra, int nextra)
 	return (cf);
 }
 
-static size_t
-check_write(char *p, size_t size, size_t n, void *arg)
-{
-	return (buf_append(arg, p, size * n) == 0 ? size * n : 0);
-}
-
 static void
-print_claims(const struct gw_config *cf, const struct jwt_claims *c,
-    long long expires_at)
+print_claims(const struct jwt_claims *c, long long expires_at)
 {
 	char ts[32];
 
 	util_iso8601(expires_at, ts, sizeof(ts));
-	printf("token:          OK, expires %s (in %lld s)\n", ts,
+	printf("  token:          OK, expires %s (in %lld s)\n", ts,
 	    expires_at - util_now());
-	printf("tenant (tid):   %s\n", c->tid ? c->tid : "-");
-	printf("app id:         %s\n", c->app_id ? c->app_id : "-");
-	printf("app name:       %s\n", c->app_displayname ?
+	printf("  tenant (tid):   %s\n", c->tid ? c->tid : "-");
+	printf("  app id:         %s\n", c->app_id ? c->app_id : "-");
+	printf("  app name:       %s\n", c->app_displayname ?
 	    c->app_displayname : "-");
-	printf("audience:       %s\n", c->aud ? c->aud : "-");
-	printf("issuer:         %s\n", c->iss ? c->iss : "-");
-	printf("token version:  %s\n", c->ver ? c->ver : "-");
-	printf("credential:     %s\n", c->credential ? c->credential : "-");
+	printf("  audience:       %s\n", c->aud ? c->aud : "-");
+	printf("  issuer:         %s\n", c->iss ? c->iss : "-");
+	printf("  token version:  %s\n", c->ver ? c->ver : "-");
+	printf("  credential:     %s\n", c->credential ? c->credential : "-");
 	if (!c->has_roles || c->nroles == 0)
-		printf("roles:          none - no roles: admin consent missing "
+		printf("  roles:          none - no roles: admin consent missing "
 		    "(grant admin consent for the app's API permissions; the "
 		    "API will answer 403)\n");
 	else {
-		printf("roles:         ");
+		printf("  roles:         ");
 		for (int i = 0; i < c->nroles; i++)
 			printf(" %s", c->roles[i]);
 		printf("\n");
 	}
-	printf("routes:\n");
-	for (int i = 0; i < status_nroutes; i++) {
-		const struct status_route *r = &status_routes[i];
+}
 
-		printf("  %-6s %-20s ", r->method, r->path);
-		if (r->write && !cf->allow_write)
-			printf("disabled (allow_write = false)\n");
-		else if (status_route_allowed(r, c))
-			printf("ok\n");
-		else
-			printf("missing role %s%s%s\n", r->requires[0],
-			    r->requires[1] ? " or " : "",
-			    r->requires[1] ? r->requires[1] : "");
+static void
+print_failure(const struct oauth_error *e)
+{
+	const char *hint = oauth_hint(e->aadsts);
+
+	printf("  token request failed: ");
+	if (e->http_status)
+		printf("HTTP %ld ", e->http_status);
+	printf("%s", e->error);
+	if (e->aadsts)
+		printf(" AADSTS%ld", e->aadsts);
+	printf("\n");
+	if (hint != NULL)
+		printf("  hint: %s\n", hint);
+	if (e->description[0])
+		printf("  detail: %s\n", e->description);
+	if (e->trace_id[0])
+		printf("  trace id: %s\n", e->trace_id);
+	if (e->http_status == 0)
+		printf("  hint: check authority_host (AZURE_AUTHORITY_HOST)%s\n",
+		    strstr(e->description, "TLS") || strstr(e->description,
+		    "certificate") ? " and ca_file (DEFGATE_CA_FILE)" :
+		    " and the network path to it");
+}
+
+/* The audiences the enabled routes of cf need. */
+static void
+check_needs(const struct gw_config *cf, int need[BACKEND__COUNT])
+{
+	for (int b = 0; b < BACKEND__COUNT; b++)
+		need[b] = 0;
+	for (int i = 0; i < nroutes; i++) {
+		const struct route *r = &routes[i];
+
+		if (!routes_forwarded(r) || !routes_enabled(r, cf))
+			continue;
+		need[r->backend] = 1;
+		if (r->kind == RK_HUNT && cf->hunting_backend !=
+		    CONFIG_HUNT_DEFENDER)
+			need[BACKEND_GRAPH] = 1;
 	}
 }
 
-/* --check: one token request, synchronously, before any thread starts. */
+/*
+ * --check: fetch a token for every audience an enabled route needs, with
+ * the daemon's own token sources on a private multi handle, before any
+ * thread starts. Exit 0 when every audience gave a token.
+ */
 static int
 do_check(const struct gw_config *cf)
 {
-	CURL			*e;
-	CURLcode		 res;
-	struct buf		 body;
-	struct oauth_token	 tok;
-	struct oauth_error	 err;
-	struct jwt_claims	 c;
-	char			*url, *post, ebuf[CURL_ERROR_SIZE] = "";
-	const char		*jerr, *hint;
-	size_t			 postlen = 0;
-	long			 status = 0;
-	int			 rc = 1;
+	struct tokensrc		*src[BACKEND__COUNT];
+	struct token_view	 v[BACKEND__COUNT];
+	struct hunting_decision	 d;
+	CURLM			*m;
+	CURLMsg			*msg;
+	char			*url;
+	int			 need[BACKEND__COUNT], running, left, rc = 0;
+	int			 failed;
+	long long		 deadline;
 
-	if ((e = curl_easy_init()) == NULL)
+	if ((m = curl_multi_init()) == NULL)
 		return (1);
+	check_needs(cf, need);
 	url = oauth_token_url(cf);
-	post = oauth_token_body(cf, &postlen);
-	buf_init(&body, 64 * 1024);
-	upstream_easy_common(cf, e);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, post);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)postlen);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cf->token_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, ebuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, check_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-	printf("token endpoint: %s (%s)\n", url, cf->token_version == 1 ?
-	    "v1, resource=" : "v2, scope=");
-	res = curl_easy_perform(e);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(e);
-	util_free_secret(post);
+	printf("token endpoint: %s (%s)\n", url ? url : "-",
+	    cf->token_version == 1 ? "v1, resource=" : "v2, scope=");
 	free(url);
-	if (res != CURLE_OK) {
-		printf("token request failed: %s\n", ebuf[0] ? ebuf :
-		    curl_easy_strerror(res));
-		printf("hint: check authority_host (AZURE_AUTHORITY_HOST)%s\n",
-		    res == CURLE_PEER_FAILED_VERIFICATION ? " and ca_file "
-		    "(DEFGATE_CA_FILE)" : " and the network path to it");
-		goto out;
+	for (int b = 0; b < BACKEND__COUNT; b++) {
+		src[b] = tokensrc_new((enum backend_id)b, cf);
+		if (need[b])
+			tokensrc_use(src[b]);
 	}
-	if (oauth_parse_response(status, body.data, body.len, util_now(),
-	    &tok, &err) == -1) {
-		printf("token request failed: HTTP %ld %s", status, err.error);
-		if (err.aadsts)
-			printf(" AADSTS%ld", err.aadsts);
-		printf("\n");
-		if ((hint = oauth_hint(err.aadsts)) != NULL)
-			printf("hint: %s\n", hint);
-		if (err.description[0])
-			printf("detail: %s\n", err.description);
-		if (err.trace_id[0])
-			printf("trace id: %s\n", err.trace_id);
-		goto out;
+	deadline = util_mono_ms() + cf->token_timeout_ms + 5000;
+	for (;;) {
+		int pending = 0;
+
+		for (int b = 0; b < BACKEND__COUNT; b++) {
+			tokensrc_view(src[b], &v[b]);
+			if (need[b] && v[b].refreshes + v[b].failures == 0) {
+				pending = 1;
+				tokensrc_poll(src[b], m, util_mono_ms());
+			}
+			tokensrc_view_free(&v[b]);
+		}
+		if (!pending || util_mono_ms() > deadline)
+			break;
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL)
+			for (int b = 0; msg->msg == CURLMSG_DONE &&
+			    b < BACKEND__COUNT; b++)
+				if (tokensrc_owns(src[b], msg->easy_handle))
+					tokensrc_finished(src[b], m,
+					    msg->data.result);
+		curl_multi_poll(m, NULL, 0, 100, NULL);
 	}
-	if (jwt_decode(tok.access_token, tok.len, &c, &jerr) == 0) {
-		print_claims(cf, &c, tok.expires_at);
-		jwt_claims_free(&c);
-	} else
-		printf("token:          OK (not a decodable JWT: %s)\n", jerr);
-	oauth_token_free(&tok);
-	rc = 0;
-out:
-	buf_wipe(&body);
+	for (int b = 0; b < BACKEND__COUNT; b++) {
+		tokensrc_view(src[b], &v[b]);
+		if (!need[b])
+			continue;
+		printf("audience %s: %s (%s)\n", backend_name((enum backend_id)b),
+		    backend_title((enum backend_id)b),
+		    backend_scope(cf, (enum backend_id)b));
+		if (v[b].refreshes > 0 && v[b].have_claims)
+			print_claims(&v[b].claims, v[b].expires_at);
+		else if (v[b].refreshes > 0)
+			printf("  token:          OK (not a decodable JWT: "
+			    "roles unknown)\n");
+		else if (v[b].have_error) {
+			print_failure(&v[b].last_error);
+			rc = 1;
+		} else {
+			printf("  token request failed: no answer in time\n");
+			rc = 1;
+		}
+	}
+	hunting_select(cf->hunting_backend, tokensrc_graph_state(
+	    src[BACKEND_GRAPH], &failed), failed, util_now(), &d);
+	if (d.choice == HUNTING_WAIT_GRAPH)
+		hunting_select(cf->hunting_backend, HUNTING_GRAPH_NO_ROLE, 1,
+		    util_now(), &d);
+	printf("hunting:        %s (%s)\n", d.choice == HUNTING_USE_GRAPH ?
+	    "Microsoft Graph runHuntingQuery" : d.choice == HUNTING_GONE ?
+	    "none: answers 410" : "legacy Defender/MDE endpoints", d.why);
+	if (d.warn || d.choice == HUNTING_GONE)
+		printf("warning:        the Defender hunting endpoints stop "
+		    "returning data on 2027-02-01 (%ld day(s) left): %s\n",
+		    d.days_left, hunting_fix);
+	printf("routes:\n");
+	for (int i = 0; i < nroutes; i++) {
+		const struct route	*r = &routes[i];
+		const char		*path;
+		const char *const	*roles;
+		enum backend_id		 b;
+
+		if (!routes_forwarded(r))
+			continue;
+		hunting_route(r, &d, &b, &path, &roles);
+		printf("  %-6s %-32s %-9s ", r->method, r->path,
+		    backend_name(b));
+		if (!routes_enabled(r, cf))
+			printf("disabled (allow_write = false)\n");
+		else if (d.choice == HUNTING_GONE && r->kind == RK_HUNT)
+			printf("gone (410: %s)\n", hunting_fix);
+		else if (!v[b].have_claims)
+			printf("no token for %s\n", backend_name(b));
+		else if (status_roles_ok(roles, &v[b].claims))
+			printf("ok\n");
+		else
+			printf("missing role %s%s%s\n", roles[0],
+			    roles[1] ? " or " : "", roles[1] ? roles[1] : "");
+	}
+	for (int b = 0; b < BACKEND__COUNT; b++) {
+		tokensrc_view_free(&v[b]);
+		tokensrc_free(src[b], m);
+	}
+	curl_multi_cleanup(m);
 	return (rc);
 }
 
@@ -330,7 +414,7 @@ struct demo {
 	struct sim	*sim;
 	char		 dir[64];
 	char		 ca[96];
-	char		*sets[8];
+	char		*sets[12];	/* demo settings, the kept env secret */
 	int		 nsets;
 };
 
@@ -385,9 +469,11 @@ demo_start(struct demo *d)
 	demo_set(d, "client_secret", secret);
 	demo_set(d, "authority_host", url);
 	demo_set(d, "api_url", url);
+	demo_set(d, "graph_url", url);
+	demo_set(d, "mde_url", url);
 	demo_set(d, "ca_file", d->ca);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	log_info("demo: simulated Entra ID and Defender XDR API on %s "
+	log_info("demo: simulated Entra ID, Defender XDR, Graph and MDE on %s "
 	    "(its own CA in %s)", url, d->ca);
 	return (0);
 }
@@ -440,10 +526,12 @@ main(int argc, char **argv)
 {
 	struct options		 o;
 	struct demo		 demo;
-	struct gw_config	*cf, *old[MAX_OLD_CONFIGS];
+	struct gw_config	*cf;
 	struct upstream		*up;
+	struct tokensrc		*src[BACKEND__COUNT];
 	sigset_t		 set;
-	int			 sig, nold = 0, rc;
+	char			*env_secret;
+	int			 sig, rc;
 
 	parse_args(argc, argv, &o);
 	log_init(o.verbose);
@@ -457,11 +545,12 @@ main(int argc, char **argv)
 		exit(1);
 	if ((cf = load_config(&o, demo.sets, demo.nsets)) == NULL)
 		exit(2);
-	scrub_env();
+	if ((env_secret = scrub_env()) != NULL)
+		demo.sets[demo.nsets++] = env_secret;	/* for reloads */
 	if (o.check) {
 		rc = do_check(cf);
-		config_free(cf);
-		free(cf);
+		cfgref_put(cf);
+		demo_stop(&demo);
 		curl_global_cleanup();
 		exit(rc);
 	}
@@ -481,13 +570,19 @@ main(int argc, char **argv)
 		    "may call defgate", cf->listen);
 	status_init(cf, o.demo);
 	up = upstream_start(cf);
+	for (int b = 0; b < BACKEND__COUNT; b++)
+		src[b] = upstream_tokensrc(up, (enum backend_id)b);
+	status_set_sources(src);
 	if (httpd_start(cf, up) == -1) {
 		upstream_stop(up);
+		status_cleanup();
+		upstream_free(up);
 		demo_stop(&demo);
 		exit(1);
 	}
-	log_info("defgate %s listening on %s (port %u), forwarding to %s",
-	    PACKAGE_VERSION, cf->listen, httpd_port(), cf->api_url);
+	log_info("defgate %s listening on %s (port %u), forwarding to %s, "
+	    "%s and %s", PACKAGE_VERSION, cf->listen, httpd_port(),
+	    cf->api_url, cf->graph_url, cf->mde_url);
 	if (o.demo)
 		log_info("demo: try  curl http://127.0.0.1:%u/incidents  and "
 		    "open http://127.0.0.1:%u/status", httpd_port(),
@@ -509,19 +604,15 @@ main(int argc, char **argv)
 			if (strcmp(ncf->listen, cf->listen) != 0)
 				log_warnx("listen changed: restart defgate to "
 				    "use %s", ncf->listen);
-			if (nold == MAX_OLD_CONFIGS) {
-				log_warnx("reload rejected: too many reloads; "
-				    "restart defgate");
-				config_free(ncf);
-				free(ncf);
-				continue;
-			}
-			/* the old config may still be read: keep it */
-			old[nold++] = cf;
+			/* each holder takes its own reference; the old
+			 * config is freed when its last request is done */
+			httpd_set_config(ncf);
+			status_set_config(ncf);
+			upstream_reload(up, ncf);
+			cfgref_put(cf);
 			cf = ncf;
-			httpd_set_config(cf);
-			status_set_config(cf);
-			upstream_reload(up, cf);
+			log_debug("%d configuration(s) in memory",
+			    cfgref_live());
 			continue;
 		}
 		break;
@@ -534,13 +625,9 @@ main(int argc, char **argv)
 	wait_inflight(util_mono_ms() + 2000);
 	httpd_stop();
 	status_cleanup();
+	upstream_free(up);
 	demo_stop(&demo);
-	for (int i = 0; i < nold; i++) {
-		config_free(old[i]);
-		free(old[i]);
-	}
-	config_free(cf);
-	free(cf);
+	cfgref_put(cf);
 	for (int i = 0; i < o.nsets; i++)
 		free(o.sets[i]);
 	curl_global_cleanup();

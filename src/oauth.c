@@ -61,7 +61,7 @@ add_param(struct buf *b, const char *k, const char *v)
 }
 
 char *
-oauth_token_body(const struct gw_config *cf, size_t *len)
+oauth_token_body(const struct gw_config *cf, const char *scope, size_t *len)
 {
 	struct buf	 b;
 	char		*res = NULL;
@@ -71,13 +71,13 @@ oauth_token_body(const struct gw_config *cf, size_t *len)
 	rc = add_param(&b, "grant_type", "client_credentials");
 	rc |= add_param(&b, "client_id", cf->client_id);
 	if (cf->token_version == 1) {
-		if ((res = v1_resource(cf->scope)) == NULL)
+		if ((res = v1_resource(scope)) == NULL)
 			rc = -1;
 		else
 			rc |= add_param(&b, "resource", res);
 		free(res);
 	} else
-		rc |= add_param(&b, "scope", cf->scope);
+		rc |= add_param(&b, "scope", scope);
 	rc |= add_param(&b, "client_secret", cf->client_secret);
 	if (rc != 0) {
 		buf_wipe(&b);

@@ -29,8 +29,11 @@ struct oauth_error {
 
 /* The token endpoint for the configured version. malloc'd. */
 char		*oauth_token_url(const struct gw_config *);
-/* The form body; contains the secret: free with util_free_secret(). */
-char		*oauth_token_body(const struct gw_config *, size_t *len);
+/* The form body for one audience's scope (v2 "scope=", v1 "resource=" is
+ * the scope without "/.default"); contains the secret: free with
+ * util_free_secret(). */
+char		*oauth_token_body(const struct gw_config *, const char *scope,
+		    size_t *len);
 /*
  * Parse an answer of the token endpoint. 0: tok filled. -1: err filled
  * (an HTTP error, an Entra error body, or a malformed 200).

@@ -127,7 +127,7 @@ check_body(struct gw_request *r)
 	j = cJSON_ParseWithLength(r->body.data, r->body.len);
 	if (!cJSON_IsObject(j))
 		why = "the request body is not a JSON object";
-	else if (r->m.id == ROUTE_HUNTING) {
+	else if (r->m.route->body == RB_HUNT) {
 		q = cJSON_GetObjectItemCaseSensitive(j, "Query");
 		if (!cJSON_IsString(q) || q->valuestring[0] == '\0')
 			why = "the body needs a non-empty string \"Query\" "
@@ -168,58 +168,81 @@ hunting_from_query(struct gw_request *r, char **body, size_t *bodylen)
 	return (NULL);
 }
 
+/* The upstream path and query of a forwarded row: its template with the
+ * id put in, and the client's query when the row passes it on. */
+static int
+upstream_path(const struct gw_request *r, struct buf *b)
+{
+	const struct route	*rt = r->m.route;
+	const char		*t = rt->upstream, *id;
+
+	if (rt->kind != RK_PROXY)
+		return (0);	/* the back thread picks the hunting path */
+	if ((id = strstr(t, "{id}")) != NULL) {
+		if (buf_append(b, t, (size_t)(id - t)) == -1 ||
+		    buf_addstr(b, r->m.item_id) == -1 ||
+		    buf_addstr(b, id + 4) == -1)
+			return (-1);
+	} else if (buf_addstr(b, t) == -1)
+		return (-1);
+	if ((rt->flags & ROUTE_QUERY) && r->m.query != NULL &&
+	    (buf_addstr(b, "?") == -1 ||
+	    buf_append(b, r->m.query, r->m.querylen) == -1))
+		return (-1);
+	return (0);
+}
+
 enum MHD_Result
 proxy_start(struct MHD_Connection *c, struct gw_request *r,
-    const struct gw_config *cf, struct upstream *up)
+    struct upstream *up)
 {
-	struct job	*j;
-	struct buf	 url;
-	const char	*why = NULL, *accept, *ctype;
-	enum job_method	 method = JOB_GET;
-	char		*body = NULL;
-	size_t		 bodylen = 0;
-	int		 built = 0;
+	const struct route	*rt = r->m.route;
+	struct job		*j;
+	struct buf		 path;
+	const char		*why = NULL, *accept, *ctype;
+	enum job_method		 method = JOB_GET;
+	char			*body = NULL;
+	size_t			 bodylen = 0;
+	int			 built = 0;
 
-	if (r->m.id == ROUTE_HUNTING) {
+	switch (rt->body) {
+	case RB_HUNT_QUERY:
 		method = JOB_POST;
-		if (r->m.is_get) {
-			why = hunting_from_query(r, &body, &bodylen);
-			built = 1;
-		}
-		else if ((why = check_body(r)) == NULL)
-			body = buf_take(&r->body, &bodylen);
-	} else if (r->m.is_write) {
-		method = JOB_PATCH;
+		why = hunting_from_query(r, &body, &bodylen);
+		built = 1;
+		break;
+	case RB_HUNT:
+		method = JOB_POST;
 		if ((why = check_body(r)) == NULL)
 			body = buf_take(&r->body, &bodylen);
+		break;
+	case RB_JSON:
+		method = strcmp(rt->method, "PATCH") == 0 ? JOB_PATCH :
+		    JOB_POST;
+		if ((why = check_body(r)) == NULL)
+			body = buf_take(&r->body, &bodylen);
+		break;
+	case RB_NONE:
+		break;
 	}
 	if (why != NULL) {
 		free(body);
 		return (proxy_error(c, r, 400, "BadRequest", why));
 	}
 
-	buf_init(&url, 16 * 1024);
-	if (buf_addstr(&url, cf->api_url) == -1 ||
-	    (r->m.id == ROUTE_HUNTING &&
-	    buf_addstr(&url, "/api/advancedhunting/run") == -1) ||
-	    (r->m.id != ROUTE_HUNTING &&
-	    buf_addstr(&url, "/api/incidents") == -1) ||
-	    (r->m.id == ROUTE_INCIDENT &&
-	    buf_printf(&url, "/%s", r->m.incident_id) == -1) ||
-	    (r->m.id != ROUTE_HUNTING && r->m.query != NULL &&
-	    (buf_addstr(&url, "?") == -1 ||
-	    buf_append(&url, r->m.query, r->m.querylen) == -1))) {
-		buf_free(&url);
+	buf_init(&path, 16 * 1024);
+	if (upstream_path(r, &path) == -1) {
+		buf_free(&path);
 		free(body);
 		return (proxy_error(c, r, 414, "BadRequest",
 		    "the request URI is too long"));
 	}
-	if ((j = job_new(c, r->m.id, method, r->reqid)) == NULL) {
-		buf_free(&url);
+	if ((j = job_new(c, rt, method, r->reqid)) == NULL) {
+		buf_free(&path);
 		free(body);
 		return (MHD_NO);
 	}
-	j->url = buf_take(&url, NULL);
+	j->path = buf_take(&path, NULL);
 	j->body = body;
 	j->bodylen = bodylen;
 

@@ -21,6 +21,7 @@ struct upstream;
  * the MHD completion callback (httpd.c), the only place. */
 struct gw_request {
 	char			*uri;		/* raw request-target */
+	const struct gw_config	*cf;		/* a reference (cfgref.h) */
 	struct route_match	 m;
 	enum router_result	 rr;
 	int			 started;
@@ -45,7 +46,7 @@ enum MHD_Result	 proxy_error(struct MHD_Connection *, struct gw_request *,
  * bad.
  */
 enum MHD_Result	 proxy_start(struct MHD_Connection *, struct gw_request *,
-		    const struct gw_config *, struct upstream *);
+		    struct upstream *);
 /* Called when the handler runs again after the back thread resumed us. */
 enum MHD_Result	 proxy_respond(struct MHD_Connection *, struct gw_request *);
 /* Completion: cancel the transfer if still running and drop the job. */

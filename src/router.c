@@ -12,24 +12,12 @@
 
 #include "router.h"
 
-static const char *const route_names[ROUTE__COUNT] = {
-	[ROUTE_NONE] = "other",
-	[ROUTE_INCIDENTS] = "incidents",
-	[ROUTE_INCIDENT] = "incident",
-	[ROUTE_HUNTING] = "hunting",
-	[ROUTE_STATUS] = "status",
-	[ROUTE_STATUS_JSON] = "status.json",
-	[ROUTE_ASSET] = "assets",
-	[ROUTE_HEALTHZ] = "healthz",
-	[ROUTE_READYZ] = "readyz",
-};
-
 const char *
-router_name(enum route_id id)
+router_name(int id)
 {
-	if ((unsigned)id >= ROUTE__COUNT)
-		id = ROUTE_NONE;
-	return (route_names[id]);
+	if (id < 0 || id >= nroutes)
+		return ("other");
+	return (routes[id].name);
 }
 
 static int
@@ -121,10 +109,44 @@ id_ok(const char *s, size_t n)
 	return (1);
 }
 
+/*
+ * Match path[0..n) against a row's pattern, where "{id}" stands for one
+ * segment. 0: no match; 1: match (the id, if any, copied to id); -1: the
+ * shape matches but the id is not acceptable.
+ */
 static int
-path_is(const char *p, size_t n, const char *lit)
+pattern_match(const char *pat, const char *p, size_t n, char *id)
 {
-	return (strlen(lit) == n && memcmp(p, lit, n) == 0);
+	const char	*end = p + n;
+	int		 bad = 0;
+
+	while (*pat) {
+		if (strncmp(pat, "{id}", 4) == 0) {
+			const char	*seg = p;
+			size_t		 len;
+
+			while (p < end && *p != '/')
+				p++;
+			len = (size_t)(p - seg);
+			if (len == 0)
+				return (0);
+			if (!id_ok(seg, len))
+				bad = 1;
+			else {
+				memcpy(id, seg, len);
+				id[len] = '\0';
+			}
+			pat += 4;
+			continue;
+		}
+		if (p == end || *p != *pat)
+			return (0);
+		p++;
+		pat++;
+	}
+	if (p != end)
+		return (0);
+	return (bad ? -1 : 1);
 }
 
 enum router_result
@@ -132,9 +154,10 @@ router_match(const char *method, const char *uri, struct route_match *m)
 {
 	const char	*q, *path = uri;
 	size_t		 plen;
-	int		 get, patch, post;
+	int		 shape = -1, badid = 0;
 
 	memset(m, 0, sizeof(*m));
+	m->id = -1;
 	if (uri == NULL || uri[0] != '/') {
 		m->reason = "only origin-form request targets (\"/path\") are "
 		    "accepted: defgate is not a forward proxy";
@@ -152,60 +175,39 @@ router_match(const char *method, const char *uri, struct route_match *m)
 		if (m->querylen == 0)
 			m->query = NULL;
 	}
-	get = m->is_get = strcmp(method, "GET") == 0;
-	patch = strcmp(method, "PATCH") == 0;
-	post = strcmp(method, "POST") == 0;
+	m->is_get = strcmp(method, "GET") == 0;
+	for (int i = 0; i < nroutes; i++) {
+		int r = pattern_match(routes[i].path, path, plen,
+		    m->item_id);
 
-	if (path_is(path, plen, "/incidents")) {
-		m->id = ROUTE_INCIDENTS;
-		m->allow = "GET";
-		return (get ? ROUTER_OK : ROUTER_BAD_METHOD);
-	}
-	if (plen > 11 && memcmp(path, "/incidents/", 11) == 0) {
-		const char	*id = path + 11;
-		size_t		 idlen = plen - 11;
-
-		if (memchr(id, '/', idlen) != NULL)
-			return (ROUTER_NOT_FOUND);
-		m->id = ROUTE_INCIDENT;
-		m->allow = "GET, PATCH";
-		if (!get && !patch)
-			return (ROUTER_BAD_METHOD);
-		if (!id_ok(id, idlen)) {
-			m->reason = "the incident id must be 1 to 128 letters, "
-			    "digits, '-' or '_'";
-			return (ROUTER_BAD_PATH);
+		if (r == 0)
+			continue;
+		if (shape == -1)
+			shape = i;
+		if (strcmp(routes[i].method, method) != 0)
+			continue;
+		if (r == -1) {
+			badid = 1;
+			continue;
 		}
-		memcpy(m->incident_id, id, idlen);
-		m->incident_id[idlen] = '\0';
-		m->is_write = patch;
+		m->id = i;
+		m->route = &routes[i];
+		m->allow = routes_allow(i);
+		m->is_write = (routes[i].flags & ROUTE_WRITE) != 0;
 		return (ROUTER_OK);
 	}
-	if (path_is(path, plen, "/hunting")) {
-		m->id = ROUTE_HUNTING;
-		m->allow = "GET, POST";
-		return (get || post ? ROUTER_OK : ROUTER_BAD_METHOD);
-	}
-	m->allow = "GET";
-	if (path_is(path, plen, "/status") || path_is(path, plen, "/"))
-		m->id = ROUTE_STATUS;
-	else if (path_is(path, plen, "/status.json"))
-		m->id = ROUTE_STATUS_JSON;
-	else if (path_is(path, plen, "/status.css")) {
-		m->id = ROUTE_ASSET;
-		m->asset = "status.css";
-	} else if (path_is(path, plen, "/status.js")) {
-		m->id = ROUTE_ASSET;
-		m->asset = "status.js";
-	} else if (path_is(path, plen, "/healthz"))
-		m->id = ROUTE_HEALTHZ;
-	else if (path_is(path, plen, "/readyz"))
-		m->id = ROUTE_READYZ;
-	else {
-		m->allow = NULL;
+	m->item_id[0] = '\0';
+	if (shape == -1)
 		return (ROUTER_NOT_FOUND);
+	m->id = shape;
+	m->route = &routes[shape];
+	m->allow = routes_allow(shape);
+	if (badid) {
+		m->reason = "the id must be 1 to 128 letters, digits, '-' or "
+		    "'_'";
+		return (ROUTER_BAD_PATH);
 	}
-	return (get ? ROUTER_OK : ROUTER_BAD_METHOD);
+	return (ROUTER_BAD_METHOD);
 }
 
 char *

@@ -68,17 +68,35 @@
 #define HUNT_MEM_ROWS	2000		/* more rows: chunked stream */
 #define HUNT_MAX_ROWS	100000
 #define BIG_HEADER_MAX	(900 * 1024)
-#define RESOURCE	"https://api.security.microsoft.com"
-#define SCOPE		RESOURCE "/.default"
-#define V2_AUD		"8ee8fdad-f234-4243-8f3b-15c294843740"
 #define SIM_OID		"c2f9a0b4-7d1e-4c58-9a36-e5b7d8f01a2c"
-#define ROLE_READ	"Incident.Read.All"
-#define ROLE_WRITE	"Incident.ReadWrite.All"
-#define ROLE_HUNT	"AdvancedHunting.Read.All"
-#define DEFAULT_ROLES	ROLE_READ "," ROLE_WRITE "," ROLE_HUNT
 #define JSON_CT		"application/json; charset=utf-8"
-#define ODATA_PREFIX	"{\"@odata.context\":\"" RESOURCE \
-			"/api/$metadata#Incidents\",\"value\":[],\"padding\":\""
+#define GRAPH_CT	"application/json;odata.metadata=minimal;" \
+			"odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+#define ODATA_PREFIX	"{\"@odata.context\":\"https://api.security." \
+			"microsoft.com/api/$metadata#Incidents\",\"value\":[]," \
+			"\"padding\":\""
+
+/*
+ * The token audiences: the v1 resource (the token's aud), the resource's
+ * application id (the aud of a v2-shaped token) and all of its roles (the
+ * default grant). Indexed by enum sim_audience.
+ */
+static const struct audience {
+	const char	*name, *resource, *appid, *roles;
+} auds[SIM_AUD_N] = {
+	{ "defender", "https://api.security.microsoft.com",
+	  "8ee8fdad-f234-4243-8f3b-15c294843740",
+	  "Incident.Read.All,Incident.ReadWrite.All,AdvancedHunting.Read.All" },
+	{ "graph", "https://graph.microsoft.com",
+	  "00000003-0000-0000-c000-000000000000",
+	  "SecurityIncident.Read.All,SecurityIncident.ReadWrite.All,"
+	  "SecurityAlert.Read.All,SecurityAlert.ReadWrite.All,"
+	  "ThreatHunting.Read.All" },
+	{ "mde", "https://api.securitycenter.microsoft.com",
+	  "fc780465-2017-40d4-a0c5-307022471b92",
+	  "Alert.Read.All,Alert.ReadWrite.All,Machine.Read.All,"
+	  "Machine.ReadWrite.All,AdvancedQuery.Read.All" },
+};
 
 enum target { T_TOKEN, T_API };
 
@@ -117,6 +135,8 @@ struct fault {
 	char		 error[64];	/* "": default */
 	long		 delay_ms;	/* -1: default */
 	long long	 bytes;		/* -1: default */
+	int		 aud;		/* -1: any audience */
+	char		 path[128];	/* "": any path, else a path prefix */
 };
 
 struct sim {
@@ -126,18 +146,21 @@ struct sim {
 	struct sim_tls		 tls;
 	struct sim_store	*store;
 	char			*tenant, *client, *secret;
-	char			*roles0;	/* NULL: default roles */
-	int			 lifetime0, version0;
+	char			*roles0[SIM_AUD_N];	/* NULL: all roles */
+	int			 lifetime0, version0, no_machines0;
 	int			 verbose;
+	long long		 t0;		/* hunting rows count back from */
 
 	pthread_mutex_t		 mtx;
-	char			*roles;		/* NULL: the default */
-	int			 lifetime, version;
+	char			*roles[SIM_AUD_N];	/* NULL: all roles */
+	int			 lifetime, version, no_machines;
 	long			 latency_ms;
 	unsigned long long	 serial;	/* last token issued */
-	unsigned long long	 revoked;	/* serials <= this: bad */
+	unsigned long long	 revoked[SIM_AUD_N];	/* serials <= this: bad */
 	struct fault		*faults[2];	/* FIFO per target */
 	unsigned long long	 token_requests, api_requests, connections;
+	unsigned long long	 token_requests_aud[SIM_AUD_N];
+	unsigned long long	 api_requests_aud[SIM_AUD_N];
 	double			 rate_5xx, rate_reset;	/* random faults */
 	long			 token_fail_every;	/* 0: off */
 	unsigned long long	 token_seq;	/* since token_fail_every set */
@@ -487,21 +510,29 @@ ctl_answer(struct MHD_Connection *c, unsigned status, char *body)
 
 /* ---- faults ---- */
 
-/* Consume one fault for target t into *out; 0 when there is none. */
+/*
+ * Consume the first fault for target t that applies to a request for
+ * audience aud (-1: none known) on path into *out; 0 when there is none.
+ */
 static int
-take_fault(struct sim *s, enum target t, struct fault *out)
+take_fault(struct sim *s, enum target t, int aud, const char *path,
+    struct fault *out)
 {
-	struct fault	*f;
+	struct fault	*f, **pf;
 
 	pthread_mutex_lock(&s->mtx);
-	if ((f = s->faults[t]) == NULL) {
+	for (pf = &s->faults[t]; (f = *pf) != NULL; pf = &f->next)
+		if ((f->aud < 0 || f->aud == aud) && strncmp(path, f->path,
+		    strlen(f->path)) == 0)
+			break;
+	if (f == NULL) {
 		pthread_mutex_unlock(&s->mtx);
 		return (0);
 	}
 	*out = *f;
 	out->next = NULL;
 	if (f->count > 0 && --f->count == 0) {
-		s->faults[t] = f->next;
+		*pf = f->next;
 		free(f);
 	}
 	pthread_mutex_unlock(&s->mtx);
@@ -635,15 +666,16 @@ uti_serial(const char *uti)
 	return (serial);
 }
 
+/* The roles claim: roles (NULL: all of aud's; "": no claim at all). */
 static void
-add_roles(cJSON *o, const char *roles)
+add_roles(cJSON *o, const char *roles, int aud)
 {
 	cJSON		*a;
 	const char	*p, *e;
 	char		*item;
 
 	if (roles == NULL)
-		roles = DEFAULT_ROLES;
+		roles = auds[aud].roles;
 	if (*roles == '\0')
 		return;		/* no roles claim at all */
 	a = cJSON_AddArrayToObject(o, "roles");
@@ -656,10 +688,10 @@ add_roles(cJSON *o, const char *roles)
 	}
 }
 
-/* Sign a new access token; the claim shape follows `version`. */
+/* Sign a new access token for aud; the claim shape follows `version`. */
 static char *
 issue_token(struct sim *s, long long now, int lifetime, int version,
-    const char *roles, unsigned long long serial)
+    int aud, const char *roles, unsigned long long serial)
 {
 	cJSON	*o = cJSON_CreateObject();
 	char	 iss[160], *aio, *rh, *uti, *tok = NULL, *rnd;
@@ -682,7 +714,8 @@ issue_token(struct sim *s, long long now, int lifetime, int version,
 	else
 		snprintf(iss, sizeof(iss), "https://sts.windows.net/%s/",
 		    s->tenant);
-	cJSON_AddStringToObject(o, "aud", version == 2 ? V2_AUD : RESOURCE);
+	cJSON_AddStringToObject(o, "aud", version == 2 ? auds[aud].appid :
+	    auds[aud].resource);
 	cJSON_AddStringToObject(o, "iss", iss);
 	cJSON_AddNumberToObject(o, "iat", (double)now);
 	cJSON_AddNumberToObject(o, "nbf", (double)now);
@@ -700,7 +733,7 @@ issue_token(struct sim *s, long long now, int lifetime, int version,
 	cJSON_AddStringToObject(o, "idtyp", "app");
 	cJSON_AddStringToObject(o, "oid", SIM_OID);
 	cJSON_AddStringToObject(o, "rh", rh);
-	add_roles(o, roles);
+	add_roles(o, roles, aud);
 	cJSON_AddStringToObject(o, "sub", SIM_OID);
 	cJSON_AddStringToObject(o, "tid", s->tenant);
 	cJSON_AddStringToObject(o, "uti", uti);
@@ -723,16 +756,35 @@ claim(const cJSON *o, const char *name)
 	return (cJSON_IsString(v) ? v->valuestring : NULL);
 }
 
-/* Verified claims of the request's bearer token, or NULL (*why set). */
+/*
+ * Which audience s names (an aud claim, or a control request's audience):
+ * its short name, resource or application id; -1 for none of ours.
+ */
+static int
+aud_find(const char *s)
+{
+	for (int i = 0; s != NULL && i < SIM_AUD_N; i++)
+		if (strcmp(s, auds[i].name) == 0 ||
+		    strcmp(s, auds[i].resource) == 0 ||
+		    strcmp(s, auds[i].appid) == 0)
+			return (i);
+	return (-1);
+}
+
+/*
+ * Verified claims of the request's bearer token for audience want (-1:
+ * any of ours), or NULL (*why set).
+ */
 static cJSON *
-bearer(struct sim *s, struct MHD_Connection *c, const char **why)
+bearer(struct sim *s, struct MHD_Connection *c, int want, const char **why)
 {
 	const char		*h = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	const char		*aud, *uti;
 	size_t			 n;
 	cJSON			*p, *exp, *nbf;
 	long long		 now = util_now();
-	unsigned long long	 serial, revoked;
+	unsigned long long	 serial, revoked = 0;
+	int			 a;
 
 	*why = "Authorization header is missing or is not a bearer token.";
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
@@ -750,15 +802,16 @@ bearer(struct sim *s, struct MHD_Connection *c, const char **why)
 	nbf = cJSON_GetObjectItemCaseSensitive(p, "nbf");
 	aud = claim(p, "aud");
 	uti = claim(p, "uti");
+	a = aud_find(aud);
 	pthread_mutex_lock(&s->mtx);
-	revoked = s->revoked;
+	if (a >= 0)
+		revoked = s->revoked[a];
 	pthread_mutex_unlock(&s->mtx);
 	if (!cJSON_IsNumber(exp) || (long long)exp->valuedouble <= now)
 		*why = "The access token has expired.";
 	else if (cJSON_IsNumber(nbf) && (long long)nbf->valuedouble > now + 300)
 		*why = "The access token is not yet valid.";
-	else if (aud == NULL || (strcmp(aud, RESOURCE) != 0 &&
-	    strcmp(aud, V2_AUD) != 0))
+	else if (a < 0 || (want >= 0 && a != want))
 		*why = "The access token audience is invalid.";
 	else if (claim(p, "tid") == NULL ||
 	    strcmp(claim(p, "tid"), s->tenant) != 0)
@@ -772,21 +825,69 @@ bearer(struct sim *s, struct MHD_Connection *c, const char **why)
 	return (NULL);
 }
 
+/* Whether the roles claim holds any of the comma-separated roles. */
 static int
-has_role(const cJSON *claims, const char *role)
+has_any_role(const cJSON *claims, const char *any)
 {
 	const cJSON	*r, *a;
+	const char	*p, *e;
+	size_t		 n;
 
 	a = cJSON_GetObjectItemCaseSensitive(claims, "roles");
-	cJSON_ArrayForEach(r, a)
-		if (cJSON_IsString(r) && strcmp(r->valuestring, role) == 0)
-			return (1);
+	cJSON_ArrayForEach(r, a) {
+		if (!cJSON_IsString(r))
+			continue;
+		for (p = any; p != NULL; p = e ? e + 1 : NULL) {
+			e = strchr(p, ',');
+			n = e ? (size_t)(e - p) : strlen(p);
+			if (n > 0 && strlen(r->valuestring) == n &&
+			    strncmp(r->valuestring, p, n) == 0)
+				return (1);
+		}
+	}
 	return (0);
+}
+
+/*
+ * Graph's error: {"error":{"code","message","innerError":{"date",
+ * "request-id","client-request-id"}}}.
+ */
+static char *
+graph_error(const char *code, const char *msg, const char *reqid,
+    const char *crid)
+{
+	cJSON	*o = cJSON_CreateObject(), *e, *in;
+	char	 date[32];
+	time_t	 t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	e = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	in = cJSON_AddObjectToObject(e, "innerError");
+	cJSON_AddStringToObject(in, "date", date);
+	cJSON_AddStringToObject(in, "request-id", reqid);
+	cJSON_AddStringToObject(in, "client-request-id", crid && *crid ?
+	    crid : reqid);
+	return (print_json(o));
+}
+
+/* An API error in the shape of the API that path belongs to. */
+static char *
+api_error_body(int graph, const char *code, const char *msg,
+    const char *reqid, const char *crid)
+{
+	if (graph)
+		return (graph_error(code, msg, reqid, crid));
+	return (defender_error(code, msg, reqid));
 }
 
 /* "Missing application roles. ..." for the required roles. */
 static char *
-forbidden_body(const cJSON *claims, const char *required, const char *reqid)
+forbidden_body(const cJSON *claims, const char *required, int graph,
+    const char *reqid, const char *crid)
 {
 	struct buf	 b;
 	const cJSON	*r, *a;
@@ -804,7 +905,8 @@ forbidden_body(const cJSON *claims, const char *required, const char *reqid)
 		first = 0;
 	}
 	buf_addstr(&b, ".");
-	body = defender_error("Forbidden", b.data ? b.data : "", reqid);
+	body = api_error_body(graph, "Forbidden", b.data ? b.data : "", reqid,
+	    crid);
 	buf_free(&b);
 	return (body);
 }
@@ -938,7 +1040,7 @@ fault_aadsts(struct sim *s, const struct fault *f, unsigned status,
 /* Answer a token request according to an injected fault (not hang). */
 static enum MHD_Result
 token_fault(struct sim *s, struct MHD_Connection *c, const struct fault *f,
-    int v2)
+    int v2, int aud)
 {
 	const char	*error = f->error;
 	unsigned	 status = f->status;
@@ -976,7 +1078,7 @@ token_fault(struct sim *s, struct MHD_Connection *c, const struct fault *f,
 		pthread_mutex_lock(&s->mtx);
 		lifetime = s->lifetime;
 		version = s->version;
-		roles = dupstr(s->roles);
+		roles = dupstr(s->roles[aud]);
 		serial = ++s->serial;
 		pthread_mutex_unlock(&s->mtx);
 		o = cJSON_CreateObject();
@@ -995,10 +1097,10 @@ token_fault(struct sim *s, struct MHD_Connection *c, const struct fault *f,
 			}
 		} else {
 			tok = issue_token(s, util_now(), lifetime, version,
-			    roles, serial);
+			    aud, roles, serial);
 			if (!v2)
 				cJSON_AddStringToObject(o, "resource",
-				    RESOURCE);
+				    auds[aud].resource);
 			cJSON_AddStringToObject(o, "access_token",
 			    tok ? tok : "");
 			util_free_secret(tok);
@@ -1041,6 +1143,35 @@ form_get(const cJSON *form, const char *key)
 	return (claim(form, key));
 }
 
+/*
+ * The audience a token request asks for: v1 resource= (the App ID URI,
+ * a trailing '/' allowed, or the application id), v2 scope= (the same
+ * followed by "/.default"); -1 when it names none of ours.
+ */
+static int
+requested_aud(const cJSON *form, int v2)
+{
+	const char	*v = form_get(form, v2 ? "scope" : "resource");
+	size_t		 n;
+
+	if (v == NULL)
+		return (-1);
+	n = strlen(v);
+	if (v2) {
+		if (n < 9 || strcmp(v + n - 9, "/.default") != 0)
+			return (-1);
+		n -= 9;
+	} else if (n > 0 && v[n - 1] == '/')
+		n--;
+	for (int i = 0; i < SIM_AUD_N; i++)
+		if ((strlen(auds[i].resource) == n &&
+		    strncmp(v, auds[i].resource, n) == 0) ||
+		    (strlen(auds[i].appid) == n &&
+		    strncmp(v, auds[i].appid, n) == 0))
+			return (i);
+	return (-1);
+}
+
 /* The raw path (before '?') and raw query ("" if none) of a target. */
 static char *
 raw_path(const char *uri)
@@ -1063,7 +1194,7 @@ token_normal(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 {
 	const char		*gt, *cid, *sec, *scope, *res;
 	char			*tok, *roles, n[32], now_s[32], exp_s[32];
-	int			 lifetime, version;
+	int			 lifetime, version, aud;
 	long long		 now;
 	unsigned long long	 serial;
 	cJSON			*o;
@@ -1080,6 +1211,7 @@ token_normal(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	sec = form_get(form, "client_secret");
 	scope = form_get(form, "scope");
 	res = form_get(form, "resource");
+	aud = requested_aud(form, v2);
 	if (gt == NULL || strcmp(gt, "client_credentials") != 0)
 		return (token_error(c, 400, "unsupported_grant_type", 70003,
 		    "The app requested an unsupported grant type '%s'.",
@@ -1116,12 +1248,12 @@ token_normal(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 		return (token_error(c, 400, "invalid_request", 900144,
 		    "The request body must contain the following parameter: "
 		    "'scope'."));
-	if (v2 && strcmp(scope, SCOPE) != 0)
+	if (v2 && aud < 0)
 		return (token_error(c, 400, "invalid_scope", 70011,
 		    "The provided request must include a 'scope' input "
 		    "parameter. The provided value for the input parameter "
 		    "'scope' is not valid. The scope %s is not valid.", scope));
-	if (!v2 && (res == NULL || strcmp(res, RESOURCE) != 0))
+	if (!v2 && aud < 0)
 		return (token_error(c, 400, "invalid_resource", 500011,
 		    "The resource principal named %s was not found in the "
 		    "tenant named %s. This can happen if the application has "
@@ -1133,11 +1265,11 @@ token_normal(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	pthread_mutex_lock(&s->mtx);
 	lifetime = s->lifetime;
 	version = s->version;
-	roles = dupstr(s->roles);
+	roles = dupstr(s->roles[aud]);
 	serial = ++s->serial;
 	pthread_mutex_unlock(&s->mtx);
 	now = util_now();
-	tok = issue_token(s, now, lifetime, version, roles, serial);
+	tok = issue_token(s, now, lifetime, version, aud, roles, serial);
 	free(roles);
 	if (tok == NULL)
 		return (token_error(c, 500, "server_error", 90033,
@@ -1155,13 +1287,13 @@ token_normal(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 		cJSON_AddStringToObject(o, "ext_expires_in", n);
 		cJSON_AddStringToObject(o, "expires_on", exp_s);
 		cJSON_AddStringToObject(o, "not_before", now_s);
-		cJSON_AddStringToObject(o, "resource", RESOURCE);
+		cJSON_AddStringToObject(o, "resource", auds[aud].resource);
 	}
 	cJSON_AddStringToObject(o, "access_token", tok);
 	util_free_secret(tok);
 	if (s->verbose)
-		log_info("sim: issued a v%d token (serial %llu, %d s)",
-		    version, serial, lifetime);
+		log_info("sim: issued a v%d %s token (serial %llu, %d s)",
+		    version, auds[aud].name, serial, lifetime);
 	return (token_answer(c, 200, print_json(o), -1));
 }
 
@@ -1173,17 +1305,19 @@ handle_token(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	cJSON		*form, *rec, *rf, *old;
 	char		*tenant = NULL, *path;
 	const char	*sec;
-	int		 v2;
+	int		 v2, aud;
 	enum MHD_Result	 ret;
 
 	v2 = token_path(url, &tenant) == 2;
 	form = parse_form(r->body.data ? r->body.data : "", r->body.len);
 	sec = form_get(form, "client_secret");
+	aud = requested_aud(form, v2);
 
 	rec = cJSON_CreateObject();
 	path = raw_path(r->uri);
 	cJSON_AddStringToObject(rec, "path", path ? path : "");
-	free(path);
+	cJSON_AddStringToObject(rec, "audience", aud >= 0 ? auds[aud].name :
+	    "");
 	rf = cJSON_Duplicate(form, 1);
 	if (cJSON_HasObjectItem(rf, "client_secret"))
 		cJSON_ReplaceItemInObjectCaseSensitive(rf, "client_secret",
@@ -1193,12 +1327,14 @@ handle_token(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	    sec != NULL && strcmp(sec, s->secret) == 0);
 	pthread_mutex_lock(&s->mtx);
 	s->token_requests++;
+	if (aud >= 0)
+		s->token_requests_aud[aud]++;
 	old = s->last_tok;
 	s->last_tok = rec;
 	pthread_mutex_unlock(&s->mtx);
 	cJSON_Delete(old);
 
-	if (take_fault(s, T_TOKEN, &f)) {
+	if (take_fault(s, T_TOKEN, aud, path ? path : "", &f)) {
 		if (s->verbose)
 			log_info("sim: token fault %d", (int)f.kind);
 		if (f.kind == F_CLOSE) {
@@ -1206,7 +1342,8 @@ handle_token(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 			goto out;
 		}
 		if (f.kind != F_HANG) {
-			ret = token_fault(s, c, &f, v2);
+			ret = token_fault(s, c, &f, v2, aud < 0 ?
+			    SIM_AUD_DEFENDER : aud);
 			goto out;
 		}
 		if (sim_sleep(s, f.delay_ms >= 0 ? f.delay_ms : 60000) == -1) {
@@ -1220,20 +1357,24 @@ handle_token(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 		f.retry_after = f.delay_ms = f.bytes = -1;
 		if (s->verbose)
 			log_info("sim: random token failure (503)");
-		ret = token_fault(s, c, &f, v2);
+		ret = token_fault(s, c, &f, v2, aud < 0 ? SIM_AUD_DEFENDER :
+		    aud);
 		goto out;
 	}
 	ret = token_normal(s, c, r, form, tenant ? tenant : "", v2, method);
 out:
+	free(path);
 	cJSON_Delete(form);
 	free(tenant);
 	return (ret);
 }
 
-/* ---- Defender API ---- */
+/* ---- the APIs: Defender XDR, MDE, Graph ---- */
 
 struct answer {
 	char		 reqid[37];	/* request-id = error target */
+	const char	*crid;		/* the client's client-request-id */
+	int		 graph;		/* Graph's error shape and headers */
 	unsigned	 status;
 	char		*body;		/* JSON text, or */
 	struct sim_hunt	*hunt;		/* a streamed hunting answer */
@@ -1244,7 +1385,82 @@ answer_error(struct answer *a, unsigned status, const char *code,
     const char *msg)
 {
 	a->status = status;
-	a->body = defender_error(code, msg, a->reqid);
+	a->body = api_error_body(a->graph, code, msg, a->reqid, a->crid);
+}
+
+static int
+is_graph_path(const char *url)
+{
+	return (strncmp(url, "/v1.0/", 6) == 0 || strncmp(url, "/beta/", 6) == 0);
+}
+
+enum handler {
+	H_INC_LIST, H_INC_GET, H_INC_PATCH, H_HUNT,
+	H_MDE_ALERTS, H_MDE_ALERT, H_MACHINES, H_MACHINE, H_MDE_HUNT,
+	H_G_HUNT, H_G_INCIDENTS, H_G_INCIDENT, H_G_ALERTS, H_G_ALERT
+};
+
+#define ROLES_INC	"Incident.Read.All,Incident.ReadWrite.All"
+#define ROLES_ALERT	"Alert.Read.All,Alert.ReadWrite.All"
+#define ROLES_MACHINE	"Machine.Read.All,Machine.ReadWrite.All"
+#define ROLES_G_INC	"SecurityIncident.Read.All,SecurityIncident.ReadWrite.All"
+#define ROLES_G_ALERT	"SecurityAlert.Read.All,SecurityAlert.ReadWrite.All"
+
+/* Every API route of the simulation: who may call it and who answers. */
+static const struct route {
+	const char	*method, *path;
+	int		 has_id;	/* the path is followed by "/{id}" */
+	int		 aud;		/* the token audience it needs */
+	const char	*roles;		/* any of these roles */
+	enum handler	 h;
+} routes[] = {
+	{ "GET", "/api/incidents", 0, SIM_AUD_DEFENDER, ROLES_INC, H_INC_LIST },
+	{ "GET", "/api/incidents", 1, SIM_AUD_DEFENDER, ROLES_INC, H_INC_GET },
+	{ "PATCH", "/api/incidents", 1, SIM_AUD_DEFENDER,
+	  "Incident.ReadWrite.All", H_INC_PATCH },
+	{ "POST", "/api/advancedhunting/run", 0, SIM_AUD_DEFENDER,
+	  "AdvancedHunting.Read.All", H_HUNT },
+	{ "GET", "/api/alerts", 0, SIM_AUD_MDE, ROLES_ALERT, H_MDE_ALERTS },
+	{ "GET", "/api/alerts", 1, SIM_AUD_MDE, ROLES_ALERT, H_MDE_ALERT },
+	{ "GET", "/api/machines", 0, SIM_AUD_MDE, ROLES_MACHINE, H_MACHINES },
+	{ "GET", "/api/machines", 1, SIM_AUD_MDE, ROLES_MACHINE, H_MACHINE },
+	{ "POST", "/api/advancedqueries/run", 0, SIM_AUD_MDE,
+	  "AdvancedQuery.Read.All", H_MDE_HUNT },
+	{ "POST", "/v1.0/security/runHuntingQuery", 0, SIM_AUD_GRAPH,
+	  "ThreatHunting.Read.All", H_G_HUNT },
+	{ "GET", "/v1.0/security/incidents", 0, SIM_AUD_GRAPH, ROLES_G_INC,
+	  H_G_INCIDENTS },
+	{ "GET", "/v1.0/security/incidents", 1, SIM_AUD_GRAPH, ROLES_G_INC,
+	  H_G_INCIDENT },
+	{ "GET", "/v1.0/security/alerts_v2", 0, SIM_AUD_GRAPH, ROLES_G_ALERT,
+	  H_G_ALERTS },
+	{ "GET", "/v1.0/security/alerts_v2", 1, SIM_AUD_GRAPH, ROLES_G_ALERT,
+	  H_G_ALERT },
+};
+
+/* The route of a request (*id: the {id} segment), or NULL. */
+static const struct route *
+route_find(const char *url, const char *method, const char **id)
+{
+	size_t		 n;
+	const char	*rest;
+
+	*id = NULL;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		n = strlen(routes[i].path);
+		if (strncmp(url, routes[i].path, n) != 0 ||
+		    strcmp(method, routes[i].method) != 0)
+			continue;
+		rest = url + n;
+		if (!routes[i].has_id && *rest == '\0')
+			return (&routes[i]);
+		if (routes[i].has_id && rest[0] == '/' && rest[1] != '\0' &&
+		    strchr(rest + 1, '/') == NULL) {
+			*id = rest + 1;
+			return (&routes[i]);
+		}
+	}
+	return (NULL);
 }
 
 static enum MHD_Result
@@ -1277,7 +1493,7 @@ hdr_iter(void *cls, enum MHD_ValueKind kind, const char *key,
 /* Remember what the client sent (for /_sim/stats) and count it. */
 static void
 record_request(struct sim *s, struct MHD_Connection *c, struct sreq *r,
-    const char *method)
+    const char *method, int aud)
 {
 	cJSON	*o = cJSON_CreateObject(), *h, *old;
 	char	*path = raw_path(r->uri);
@@ -1291,37 +1507,64 @@ record_request(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	free(path);
 	pthread_mutex_lock(&s->mtx);
 	s->api_requests++;
+	if (aud >= 0)
+		s->api_requests_aud[aud]++;
 	old = s->last_req;
 	s->last_req = o;
 	pthread_mutex_unlock(&s->mtx);
 	cJSON_Delete(old);
 }
 
+/* The decoded value of a query parameter (malloc'd), or NULL. */
+static char *
+query_value(const char *q, const char *name)
+{
+	const char	*p = q, *e, *eq;
+	char		*k, *v = NULL;
+
+	while (*p != '\0' && v == NULL) {
+		e = p + strcspn(p, "&");
+		eq = memchr(p, '=', (size_t)(e - p));
+		k = pct_decode(p, (size_t)((eq ? eq : e) - p), 1);
+		if (strcmp(k, name) == 0)
+			v = eq ? pct_decode(eq + 1, (size_t)(e - eq - 1), 1) :
+			    xstrdup("");
+		free(k);
+		p = *e ? e + 1 : e;
+	}
+	return (v);
+}
+
 /* $top/$skip from the raw query: 0 absent, 1 found (*out), -1 invalid. */
 static int
 query_long(const char *q, const char *name, long *out)
 {
-	const char	*p = q, *e, *eq;
-	char		*k, *v;
+	char		*v = query_value(q, name);
 	long long	 n;
-	int		 rc = 0;
+	int		 rc;
 
-	while (*p != '\0' && rc == 0) {
-		e = p + strcspn(p, "&");
-		eq = memchr(p, '=', (size_t)(e - p));
-		k = pct_decode(p, (size_t)((eq ? eq : e) - p), 1);
-		if (strcmp(k, name) == 0) {
-			v = eq ? pct_decode(eq + 1, (size_t)(e - eq - 1), 1) :
-			    xstrdup("");
-			rc = util_parse_ll(v, 0, LONG_MAX, &n) == 0 ? 1 : -1;
-			if (rc == 1)
-				*out = (long)n;
-			free(v);
-		}
-		free(k);
-		p = *e ? e + 1 : e;
-	}
+	if (v == NULL)
+		return (0);
+	rc = util_parse_ll(v, 0, LONG_MAX, &n) == 0 ? 1 : -1;
+	if (rc == 1)
+		*out = (long)n;
+	free(v);
 	return (rc);
+}
+
+/* $top and $skip of a list request; -1 (and a 400 answer) when invalid. */
+static int
+paging(struct sreq *r, struct answer *a, long *top, long *skip)
+{
+	*top = -1;
+	*skip = 0;
+	if (query_long(raw_query(r->uri), "$top", top) == -1 ||
+	    query_long(raw_query(r->uri), "$skip", skip) == -1) {
+		answer_error(a, 400, a->graph ? "BadRequest" : "ODataError",
+		    "Invalid OData URI query $top/$skip");
+		return (-1);
+	}
+	return (0);
 }
 
 static int
@@ -1363,18 +1606,96 @@ kql_rows(const char *q)
 	return (rows);
 }
 
-static void
-api_hunting(struct sreq *r, struct answer *a)
+/*
+ * A coarse KQL syntax check, enough to produce the services' 400 for a
+ * query that cannot parse: brackets must balance, strings must end, and a
+ * pipe must have a stage on each side. 0 when it passes, else -1 with the
+ * services' message in msg.
+ */
+static int
+kql_check(const char *q, char *msg, size_t len)
 {
-	cJSON		*b, *q;
+	char		 stack[64], quote = 0;
+	size_t		 depth = 0, line = 1, col = 0;
+	const char	*p, *bad = NULL;
+	int		 want_stage = 1;
+
+	for (p = q; *p != '\0' && bad == NULL; p++) {
+		col++;
+		if (*p == '\n') {
+			line++;
+			col = 0;
+		}
+		if (quote) {
+			if (*p == '\\' && p[1] != '\0')
+				p++, col++;
+			else if (*p == quote)
+				quote = 0;
+			continue;
+		}
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			continue;
+		if (*p == '|') {
+			if (want_stage)
+				bad = p;
+			want_stage = 1;
+			continue;
+		}
+		want_stage = 0;
+		if (*p == '"' || *p == '\'')
+			quote = *p;
+		else if (*p == '(' || *p == '[' || *p == '{') {
+			if (depth == sizeof(stack))
+				bad = p;
+			else
+				stack[depth++] = *p;
+		} else if (*p == ')' || *p == ']' || *p == '}') {
+			if (depth == 0 || stack[--depth] != (*p == ')' ? '(' :
+			    *p == ']' ? '[' : '{'))
+				bad = p;
+		}
+	}
+	if (bad == NULL && (quote || depth > 0 || want_stage))
+		bad = p > q ? p - 1 : p;	/* the end: name the last char */
+	if (bad == NULL)
+		return (0);
+	snprintf(msg, len, "Query could not be parsed at '%.*s' on line "
+	    "[%zu,%zu]", *bad ? 1 : 0, *bad ? bad : "", line, col);
+	return (-1);
+}
+
+/* ISO 8601 duration ("P30D", "PT12H") or interval ("start/end"). */
+static int
+timespan_ok(const char *v)
+{
+	size_t	 n = strlen(v);
+
+	if (n == 0 || n > 100 || strspn(v, "0123456789PTYMWDHS:.-+/Z") != n)
+		return (0);
+	return (v[0] == 'P' || strchr(v, '/') != NULL);
+}
+
+/* The three hunting endpoints: one body rule, one row generator. */
+static void
+api_hunting(struct sim *s, struct sreq *r, struct answer *a,
+    enum sim_hunt_shape shape)
+{
+	cJSON		*b, *q, *ts;
 	struct sim_hunt	*h;
 	struct buf	 out;
-	char		 chunk[16384];
+	char		 chunk[16384], msg[256];
 	long		 rows, n;
 
+	if (r->too_big) {
+		answer_error(a, 413, "BadRequest", "Request body is too large");
+		return;
+	}
 	b = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
 	    r->body.len);
-	q = cJSON_GetObjectItemCaseSensitive(b, "Query");
+	/* Graph's JSON member names are case-insensitive */
+	q = a->graph ? cJSON_GetObjectItem(b, "Query") :
+	    cJSON_GetObjectItemCaseSensitive(b, "Query");
+	ts = a->graph ? cJSON_GetObjectItem(b, "Timespan") : NULL;
 	if (!cJSON_IsObject(b) || !cJSON_IsString(q) ||
 	    *q->valuestring == '\0') {
 		cJSON_Delete(b);
@@ -1382,9 +1703,21 @@ api_hunting(struct sreq *r, struct answer *a)
 		    "Invalid request body" : "Parameter Query is missing");
 		return;
 	}
+	if (ts != NULL && !cJSON_IsNull(ts) && (!cJSON_IsString(ts) ||
+	    !timespan_ok(ts->valuestring))) {
+		cJSON_Delete(b);
+		answer_error(a, 400, "BadRequest", "The value of Timespan is "
+		    "not a valid ISO 8601 duration or interval");
+		return;
+	}
+	if (kql_check(q->valuestring, msg, sizeof(msg)) == -1) {
+		cJSON_Delete(b);
+		answer_error(a, 400, "BadRequest", msg);
+		return;
+	}
 	rows = kql_rows(q->valuestring);
 	cJSON_Delete(b);
-	if ((h = sim_hunt_new(rows)) == NULL) {
+	if ((h = sim_hunt_new(rows, s->t0, shape)) == NULL) {
 		answer_error(a, 500, "InternalServerError", "");
 		return;
 	}
@@ -1408,172 +1741,203 @@ api_hunting(struct sreq *r, struct answer *a)
 	a->body = buf_take(&out, NULL);
 }
 
-enum api_route { R_NONE, R_LIST, R_GET, R_PATCH, R_HUNT };
-
-static enum api_route
-api_route_of(const char *url, const char *method, const char **id)
+/* GET|PATCH /api/incidents[/{id}] */
+static void
+api_incidents(struct sim *s, struct sreq *r, const cJSON *claims,
+    const struct route *rt, const char *id, struct answer *a)
 {
-	*id = NULL;
-	if (strcmp(url, "/api/incidents") == 0)
-		return (strcmp(method, "GET") == 0 ? R_LIST : R_NONE);
-	if (strncmp(url, "/api/incidents/", 15) == 0 && url[15] != '\0' &&
-	    strchr(url + 15, '/') == NULL) {
-		*id = url + 15;
-		if (strcmp(method, "GET") == 0)
-			return (R_GET);
-		if (strcmp(method, "PATCH") == 0)
-			return (R_PATCH);
-		return (R_NONE);
+	const char	*msg, *who;
+	cJSON		*patch;
+	long long	 n = 0;
+	long		 top, skip;
+	char		 text[256], author[160], *out;
+	int		 rc;
+
+	if (id != NULL && util_parse_ll(id, 0, LLONG_MAX, &n) == -1) {
+		snprintf(text, sizeof(text), "Incident %.100s was not found",
+		    id);
+		answer_error(a, 404, "ResourceNotFound", text);
+		return;
 	}
-	if (strcmp(url, "/api/advancedhunting/run") == 0 &&
-	    strcmp(method, "POST") == 0)
-		return (R_HUNT);
-	return (R_NONE);
+	if (rt->h == H_INC_LIST) {
+		if (paging(r, a, &top, &skip) == 0) {
+			a->status = 200;
+			a->body = sim_store_list(s->store, top, skip);
+		}
+		return;
+	}
+	if (rt->h == H_INC_GET) {
+		if ((a->body = sim_store_get(s->store, n)) != NULL) {
+			a->status = 200;
+			return;
+		}
+		snprintf(text, sizeof(text), "Incident %lld was not found", n);
+		answer_error(a, 404, "ResourceNotFound", text);
+		return;
+	}
+	if (r->too_big) {
+		answer_error(a, 413, "BadRequest", "Request body is too large");
+		return;
+	}
+	patch = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
+	    r->body.len);
+	if (patch == NULL) {
+		answer_error(a, 400, "InvalidRequestBody",
+		    "Invalid request body");
+		return;
+	}
+	if ((who = claim(claims, "appid")) == NULL &&
+	    (who = claim(claims, "azp")) == NULL)
+		who = s->client;
+	snprintf(author, sizeof(author), "API-App:%s", who);
+	rc = sim_store_patch(s->store, n, patch, author, &out, &msg);
+	cJSON_Delete(patch);
+	if (rc == -2) {
+		snprintf(text, sizeof(text), "Invalid request body: %s", msg);
+		answer_error(a, 400, "InvalidRequestBody", text);
+	} else if (rc == -1) {
+		snprintf(text, sizeof(text), "Incident %lld was not found", n);
+		answer_error(a, 404, "ResourceNotFound", text);
+	} else {
+		a->status = 200;
+		a->body = out;
+	}
 }
 
-static const char *
-required_roles(enum api_route rt)
+/* The list and get views of MDE and Graph (all read-only). */
+static void
+api_views(struct sim *s, struct sreq *r, const struct route *rt,
+    const char *id, struct answer *a)
 {
-	switch (rt) {
-	case R_PATCH:
-		return (ROLE_WRITE);
-	case R_HUNT:
-		return (ROLE_HUNT);
+	cJSON		*incs;
+	long		 top = -1, skip = 0;
+	char		 text[256], *exp = NULL;
+	int		 no_machines, expand;
+	const char	*what = "Resource";
+
+	if (id == NULL && paging(r, a, &top, &skip) == -1)
+		return;
+	pthread_mutex_lock(&s->mtx);
+	no_machines = s->no_machines;
+	pthread_mutex_unlock(&s->mtx);
+	exp = query_value(raw_query(r->uri), "$expand");
+	expand = exp != NULL && strcmp(exp, "alerts") == 0;
+	free(exp);
+	incs = sim_store_snapshot(s->store);
+	switch (rt->h) {
+	case H_MDE_ALERTS:
+		a->body = sim_mde_alerts(incs, s->tenant, top, skip);
+		break;
+	case H_MDE_ALERT:
+		a->body = sim_mde_alert(incs, s->tenant, id);
+		what = "Alert";
+		break;
+	case H_MACHINES:
+		if (!no_machines)
+			a->body = sim_mde_machines(s->t0, top, skip);
+		what = "Machines";
+		break;
+	case H_MACHINE:
+		if (!no_machines)
+			a->body = sim_mde_machine(s->t0, id);
+		what = "Machine";
+		break;
+	case H_G_INCIDENTS:
+		a->body = sim_graph_incidents(incs, s->tenant, top, skip,
+		    expand);
+		break;
+	case H_G_INCIDENT:
+		a->body = sim_graph_incident(incs, s->tenant, id, expand);
+		what = "Incident";
+		break;
+	case H_G_ALERTS:
+		a->body = sim_graph_alerts(incs, s->tenant, top, skip);
+		break;
+	case H_G_ALERT:
+		a->body = sim_graph_alert(incs, s->tenant, id);
+		what = "Alert";
+		break;
 	default:
-		return (ROLE_READ "," ROLE_WRITE);
+		break;
 	}
+	cJSON_Delete(incs);
+	if (a->body != NULL) {
+		a->status = 200;
+		return;
+	}
+	if (id != NULL)
+		snprintf(text, sizeof(text), "%s %.100s was not found", what,
+		    id);
+	else
+		snprintf(text, sizeof(text), "No %s were found",
+		    rt->h == H_MACHINES ? "recent machines" : "resources");
+	answer_error(a, 404, a->graph ? "NotFound" : "ResourceNotFound", text);
 }
 
-static int
-role_ok(const cJSON *claims, enum api_route rt)
-{
-	switch (rt) {
-	case R_PATCH:
-		return (has_role(claims, ROLE_WRITE));
-	case R_HUNT:
-		return (has_role(claims, ROLE_HUNT));
-	default:
-		return (has_role(claims, ROLE_READ) ||
-		    has_role(claims, ROLE_WRITE));
-	}
-}
-
-/* The normal answer of the API (no faults). */
+/* The normal answer of the APIs (no faults). */
 static void
 api_answer(struct sim *s, struct MHD_Connection *c, struct sreq *r,
     const char *url, const char *method, struct answer *a)
 {
-	enum api_route	 rt;
-	const char	*why, *id, *msg, *who;
-	cJSON		*claims, *patch;
-	long long	 n = 0;
-	long		 top = -1, skip = 0;
-	char		 text[256], author[160], *out;
-	int		 rc;
+	const struct route	*rt;
+	const char		*why, *id;
+	cJSON			*claims;
+	char			 text[256];
 
-	if (strncmp(url, "/api/", 5) != 0) {
+	if (strncmp(url, "/api/", 5) != 0 && !a->graph) {
 		answer_error(a, 404, "NotFound", "Resource not found.");
 		return;
 	}
-	if ((claims = bearer(s, c, &why)) == NULL) {
-		answer_error(a, 401, "Unauthorized", why);
+	rt = route_find(url, method, &id);
+	if ((claims = bearer(s, c, rt ? rt->aud : -1, &why)) == NULL) {
+		answer_error(a, 401, a->graph ? "InvalidAuthenticationToken" :
+		    "Unauthorized", why);
 		return;
 	}
-	if ((rt = api_route_of(url, method, &id)) == R_NONE) {
+	if (rt == NULL) {
 		snprintf(text, sizeof(text), "No HTTP resource was found that "
 		    "matches the request %s %.150s.", method, url);
 		answer_error(a, 404, "NotFound", text);
 		goto out;
 	}
-	if (!role_ok(claims, rt)) {
+	if (!has_any_role(claims, rt->roles)) {
 		a->status = 403;
-		a->body = forbidden_body(claims, required_roles(rt), a->reqid);
+		a->body = forbidden_body(claims, rt->roles, a->graph, a->reqid,
+		    a->crid);
 		goto out;
 	}
-	if (id != NULL && util_parse_ll(id, 0, LLONG_MAX, &n) == -1) {
-		snprintf(text, sizeof(text), "Incident %.100s was not found",
-		    id);
-		answer_error(a, 404, "ResourceNotFound", text);
-		goto out;
-	}
-	switch (rt) {
-	case R_LIST:
-		if (query_long(raw_query(r->uri), "$top", &top) == -1 ||
-		    query_long(raw_query(r->uri), "$skip", &skip) == -1) {
-			answer_error(a, 400, "ODataError",
-			    "Invalid OData URI query $top/$skip");
-			break;
-		}
-		a->status = 200;
-		a->body = sim_store_list(s->store, top, skip);
+	switch (rt->h) {
+	case H_INC_LIST:
+	case H_INC_GET:
+	case H_INC_PATCH:
+		api_incidents(s, r, claims, rt, id, a);
 		break;
-	case R_GET:
-		if ((a->body = sim_store_get(s->store, n)) != NULL) {
-			a->status = 200;
-			break;
-		}
-		snprintf(text, sizeof(text), "Incident %lld was not found", n);
-		answer_error(a, 404, "ResourceNotFound", text);
+	case H_HUNT:
+	case H_MDE_HUNT:
+		api_hunting(s, r, a, SIM_HUNT_DEFENDER);
 		break;
-	case R_PATCH:
-		if (r->too_big) {
-			answer_error(a, 413, "BadRequest",
-			    "Request body is too large");
-			break;
-		}
-		patch = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
-		    r->body.len);
-		if (patch == NULL) {
-			answer_error(a, 400, "InvalidRequestBody",
-			    "Invalid request body");
-			break;
-		}
-		if ((who = claim(claims, "appid")) == NULL &&
-		    (who = claim(claims, "azp")) == NULL)
-			who = s->client;
-		snprintf(author, sizeof(author), "API-App:%s", who);
-		rc = sim_store_patch(s->store, n, patch, author, &out, &msg);
-		cJSON_Delete(patch);
-		if (rc == -2) {
-			snprintf(text, sizeof(text), "Invalid request body: %s",
-			    msg);
-			answer_error(a, 400, "InvalidRequestBody", text);
-		} else if (rc == -1) {
-			snprintf(text, sizeof(text),
-			    "Incident %lld was not found", n);
-			answer_error(a, 404, "ResourceNotFound", text);
-		} else {
-			a->status = 200;
-			a->body = out;
-		}
-		break;
-	case R_HUNT:
-		if (r->too_big) {
-			answer_error(a, 413, "BadRequest",
-			    "Request body is too large");
-			break;
-		}
-		api_hunting(r, a);
+	case H_G_HUNT:
+		api_hunting(s, r, a, SIM_HUNT_GRAPH);
 		break;
 	default:
+		api_views(s, r, rt, id, a);
 		break;
 	}
 out:
 	cJSON_Delete(claims);
-	if (a->body == NULL && a->hunt == NULL) {
-		a->body = defender_error("InternalServerError", "", a->reqid);
-		a->status = 500;
-	}
+	if (a->body == NULL && a->hunt == NULL)
+		answer_error(a, 500, "InternalServerError", "");
 }
 
 static void
 api_headers(struct MHD_Response *resp, struct MHD_Connection *c,
-    const char *reqid, long retry_after)
+    const char *reqid, int graph, long retry_after)
 {
 	const char	*crid = header(c, "client-request-id");
 	char		 ra[24];
 
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_CT);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    graph ? GRAPH_CT : JSON_CT);
 	MHD_add_response_header(resp, "OData-Version", "4.0");
 	MHD_add_response_header(resp, "request-id", reqid);
 	if (crid != NULL)
@@ -1625,7 +1989,7 @@ api_deliver(struct sim *s, struct MHD_Connection *c, struct answer *a,
 	}
 	if (resp == NULL)
 		return (MHD_NO);
-	api_headers(resp, c, reqid, -1);
+	api_headers(resp, c, reqid, a->graph, -1);
 	if (f != NULL && f->kind == F_BIG_HEADERS) {
 		n = f->bytes >= 0 ? f->bytes : 200000;
 		if (n > BIG_HEADER_MAX)
@@ -1657,16 +2021,19 @@ static const struct {
 	{ 504, "GatewayTimeout", "The request timed out." },
 };
 
-/* kind "status": a Defender error for the injected status. */
+/* kind "status": an error of the path's API for the injected status. */
 static enum MHD_Result
 api_fault_status(struct sim *s, struct MHD_Connection *c, const char *url,
     const char *method, const struct fault *f, const char *reqid)
 {
 	struct MHD_Response	*resp;
 	unsigned		 st = f->status ? f->status : 503;
+	const struct route	*rt;
 	const char		*why, *id, *code, *msg;
+	const char		*crid = header(c, "client-request-id");
 	cJSON			*claims;
 	char			*body;
+	int			 graph = is_graph_path(url);
 
 	code = "Error";
 	msg = "Simulated error.";
@@ -1675,16 +2042,19 @@ api_fault_status(struct sim *s, struct MHD_Connection *c, const char *url,
 			code = api_errs[i].code;
 			msg = api_errs[i].msg;
 		}
+	if (graph && st == 429)
+		msg = "Too many requests.";
 	if (st == 403) {
-		claims = bearer(s, c, &why);
-		body = forbidden_body(claims,
-		    required_roles(api_route_of(url, method, &id)), reqid);
+		rt = route_find(url, method, &id);
+		claims = bearer(s, c, -1, &why);
+		body = forbidden_body(claims, rt ? rt->roles : ROLES_INC,
+		    graph, reqid, crid);
 		cJSON_Delete(claims);
 	} else
-		body = defender_error(code, msg, reqid);
+		body = api_error_body(graph, code, msg, reqid, crid);
 	if ((resp = mem_response(body)) == NULL)
 		return (MHD_NO);
-	api_headers(resp, c, reqid, f->retry_after);
+	api_headers(resp, c, reqid, graph, f->retry_after);
 	return (queue(c, st, resp));
 }
 
@@ -1705,7 +2075,7 @@ api_fault_pad(struct sim *s, struct MHD_Connection *c, const struct fault *f,
 		st->total = pad_min();
 	if ((resp = stream_response(st, st->total)) == NULL)
 		return (MHD_NO);
-	api_headers(resp, c, reqid, -1);
+	api_headers(resp, c, reqid, 0, -1);
 	return (queue(c, 200, resp));
 }
 
@@ -1713,21 +2083,25 @@ static enum MHD_Result
 handle_api(struct sim *s, struct MHD_Connection *c, struct sreq *r,
     const char *url, const char *method)
 {
-	struct fault	 f;
-	struct answer	 a;
-	char		 reqid[37];
-	long		 lat;
-	int		 hf;
-	enum rfault	 rf = RF_NONE;
+	struct fault		 f;
+	struct answer		 a;
+	const struct route	*rt;
+	const char		*id;
+	char			 reqid[37];
+	long			 lat;
+	int			 hf, aud;
+	enum rfault		 rf = RF_NONE;
 
-	record_request(s, c, r, method);
+	rt = route_find(url, method, &id);
+	aud = rt ? rt->aud : -1;
+	record_request(s, c, r, method, aud);
 	util_uuid(reqid);
 	pthread_mutex_lock(&s->mtx);
 	lat = s->latency_ms;
 	pthread_mutex_unlock(&s->mtx);
 	if (lat > 0 && sim_sleep(s, lat) == -1)
 		return (MHD_NO);
-	if ((hf = take_fault(s, T_API, &f)) != 0) {
+	if ((hf = take_fault(s, T_API, aud, url, &f)) != 0) {
 		if (s->verbose)
 			log_info("sim: api fault %d", (int)f.kind);
 		switch (f.kind) {
@@ -1768,6 +2142,8 @@ handle_api(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	}
 	memset(&a, 0, sizeof(a));
 	memcpy(a.reqid, reqid, sizeof(a.reqid));
+	a.crid = header(c, "client-request-id");
+	a.graph = is_graph_path(url);
 	api_answer(s, c, r, url, method, &a);
 	return (api_deliver(s, c, &a, hf ? &f : NULL, reqid,
 	    rf == RF_RESET_BODY));
@@ -1778,11 +2154,23 @@ handle_api(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 static char *
 stats_json(struct sim *s)
 {
-	cJSON	*o = cJSON_CreateObject();
+	cJSON	*o = cJSON_CreateObject(), *ta, *aa, *ro;
 
 	pthread_mutex_lock(&s->mtx);
 	cJSON_AddNumberToObject(o, "token_requests", (double)s->token_requests);
 	cJSON_AddNumberToObject(o, "api_requests", (double)s->api_requests);
+	ta = cJSON_AddObjectToObject(o, "token_requests_by_audience");
+	aa = cJSON_AddObjectToObject(o, "api_requests_by_audience");
+	ro = cJSON_AddObjectToObject(o, "roles");
+	for (int i = 0; i < SIM_AUD_N; i++) {
+		cJSON_AddNumberToObject(ta, auds[i].name,
+		    (double)s->token_requests_aud[i]);
+		cJSON_AddNumberToObject(aa, auds[i].name,
+		    (double)s->api_requests_aud[i]);
+		cJSON_AddStringToObject(ro, auds[i].name, s->roles[i] ?
+		    s->roles[i] : auds[i].roles);
+	}
+	cJSON_AddBoolToObject(o, "machines", !s->no_machines);
 	cJSON_AddNumberToObject(o, "connections", (double)s->connections);
 	cJSON_AddNumberToObject(o, "random_5xx", (double)s->random_5xx);
 	cJSON_AddNumberToObject(o, "random_resets", (double)s->random_resets);
@@ -1806,17 +2194,22 @@ sim_reset(struct sim *s)
 	pthread_mutex_lock(&s->mtx);
 	free_faults(s);
 	s->token_requests = s->api_requests = s->connections = 0;
+	memset(s->token_requests_aud, 0, sizeof(s->token_requests_aud));
+	memset(s->api_requests_aud, 0, sizeof(s->api_requests_aud));
 	s->rate_5xx = s->rate_reset = 0;
 	s->token_fail_every = 0;
 	s->token_seq = 0;
 	s->random_5xx = s->random_resets = s->random_resets_body = 0;
 	s->random_token_failures = 0;
-	s->revoked = 0;
+	memset(s->revoked, 0, sizeof(s->revoked));
 	req = s->last_req;
 	tok = s->last_tok;
 	s->last_req = s->last_tok = NULL;
-	free(s->roles);
-	s->roles = dupstr(s->roles0);
+	for (int i = 0; i < SIM_AUD_N; i++) {
+		free(s->roles[i]);
+		s->roles[i] = dupstr(s->roles0[i]);
+	}
+	s->no_machines = s->no_machines0;
 	s->lifetime = s->lifetime0;
 	s->version = s->version0;
 	s->latency_ms = 0;
@@ -1882,9 +2275,17 @@ static enum MHD_Result
 ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 {
 	static const char *const keys[] = { "token_lifetime", "roles",
+	    "defender_roles", "graph_roles", "mde_roles", "machines",
 	    "latency_ms", "token_version", "api_5xx_rate", "api_reset_rate",
 	    "token_fail_every", NULL };
-	const cJSON	*roles;
+	/* "roles" is the Defender audience's, as before audiences */
+	static const struct { const char *key; int aud; } rkeys[] = {
+		{ "roles", SIM_AUD_DEFENDER },
+		{ "defender_roles", SIM_AUD_DEFENDER },
+		{ "graph_roles", SIM_AUD_GRAPH },
+		{ "mde_roles", SIM_AUD_MDE },
+	};
+	const cJSON	*roles, *mach;
 	const char	*bad;
 	long long	 lt = 0, lat = 0, ver = 0, every = 0;
 	double		 r5 = 0, rr = 0;
@@ -1895,7 +2296,17 @@ ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 		snprintf(msg, sizeof(msg), "unknown config key '%.60s'", bad);
 		return (ctl_answer(c, 400, ctl_error(msg)));
 	}
-	roles = cJSON_GetObjectItemCaseSensitive(o, "roles");
+	mach = cJSON_GetObjectItemCaseSensitive(o, "machines");
+	if (mach != NULL && !cJSON_IsBool(mach))
+		return (ctl_answer(c, 400, ctl_error("machines must be true "
+		    "or false")));
+	for (size_t i = 0; i < sizeof(rkeys) / sizeof(rkeys[0]); i++) {
+		roles = cJSON_GetObjectItemCaseSensitive(o, rkeys[i].key);
+		if (roles != NULL && !cJSON_IsString(roles) &&
+		    !cJSON_IsNull(roles))
+			return (ctl_answer(c, 400, ctl_error("roles must be a "
+			    "comma-separated string, \"\" or null")));
+	}
 	if ((has_lt = num_field(o, "token_lifetime", 0, 30 * 86400, &lt)) < 0)
 		return (ctl_answer(c, 400, ctl_error("token_lifetime must be "
 		    "an integer from 0 to 2592000")));
@@ -1913,9 +2324,6 @@ ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 	    &every)) < 0)
 		return (ctl_answer(c, 400, ctl_error("token_fail_every must be "
 		    "an integer from 0 (off) to 1000000000")));
-	if (roles != NULL && !cJSON_IsString(roles) && !cJSON_IsNull(roles))
-		return (ctl_answer(c, 400, ctl_error("roles must be a "
-		    "comma-separated string, \"\" or null")));
 	pthread_mutex_lock(&s->mtx);
 	if (has_lt)
 		s->lifetime = (int)lt;
@@ -1931,13 +2339,116 @@ ctl_config(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 		s->token_fail_every = (long)every;
 		s->token_seq = 0;
 	}
-	if (roles != NULL) {
-		free(s->roles);
-		s->roles = cJSON_IsString(roles) ?
+	if (mach != NULL)
+		s->no_machines = cJSON_IsFalse(mach);
+	for (size_t i = 0; i < sizeof(rkeys) / sizeof(rkeys[0]); i++) {
+		int a = rkeys[i].aud;
+
+		if ((roles = cJSON_GetObjectItemCaseSensitive(o,
+		    rkeys[i].key)) == NULL)
+			continue;
+		free(s->roles[a]);
+		s->roles[a] = cJSON_IsString(roles) ?
 		    xstrdup(roles->valuestring) : NULL;
 	}
 	pthread_mutex_unlock(&s->mtx);
 	return (ctl_answer(c, 200, ok_json()));
+}
+
+/* A role list of a control request ("A,B" or ["A","B"]) into arr. */
+static int
+role_items(const cJSON *v, cJSON *arr)
+{
+	const cJSON	*it;
+	const char	*p, *e;
+	char		*item;
+
+	if (v == NULL)
+		return (0);
+	if (cJSON_IsString(v)) {
+		for (p = v->valuestring; p != NULL; p = e ? e + 1 : NULL) {
+			e = strchr(p, ',');
+			item = util_strndup(p, e ? (size_t)(e - p) : strlen(p));
+			if (*item != '\0')
+				cJSON_AddItemToArray(arr,
+				    cJSON_CreateString(item));
+			free(item);
+		}
+		return (0);
+	}
+	if (!cJSON_IsArray(v))
+		return (-1);
+	cJSON_ArrayForEach(it, v) {
+		if (!cJSON_IsString(it) || *it->valuestring == '\0' ||
+		    strchr(it->valuestring, ',') != NULL)
+			return (-1);
+		cJSON_AddItemToArray(arr, cJSON_CreateString(it->valuestring));
+	}
+	return (0);
+}
+
+static int
+in_items(const cJSON *arr, const char *role)
+{
+	const cJSON	*it;
+
+	cJSON_ArrayForEach(it, arr)
+		if (strcmp(it->valuestring, role) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * POST /_sim/roles {"audience":"graph","grant":[..],"withhold":[..]}:
+ * change the roles that new tokens of that audience carry (tokens already
+ * issued keep theirs; /_sim/revoke makes clients fetch new ones).
+ */
+static enum MHD_Result
+ctl_roles(struct sim *s, struct MHD_Connection *c, const cJSON *o)
+{
+	static const char *const keys[] = { "audience", "grant", "withhold",
+	    NULL };
+	cJSON		*grant = cJSON_CreateArray(), *drop = cJSON_CreateArray();
+	cJSON		*cur = cJSON_CreateArray(), *it;
+	const char	*bad;
+	struct buf	 b;
+	int		 aud = aud_find(claim(o, "audience"));
+	enum MHD_Result	 ret;
+
+	if (!keys_known(o, keys, &bad) || aud < 0 ||
+	    role_items(cJSON_GetObjectItemCaseSensitive(o, "grant"),
+	    grant) == -1 ||
+	    role_items(cJSON_GetObjectItemCaseSensitive(o, "withhold"),
+	    drop) == -1) {
+		ret = ctl_answer(c, 400, ctl_error("want {\"audience\": "
+		    "\"defender\"|\"graph\"|\"mde\", \"grant\": roles, "
+		    "\"withhold\": roles} (roles: \"A,B\" or [\"A\",\"B\"])"));
+		goto out;
+	}
+	buf_init(&b, 64 * 1024);
+	pthread_mutex_lock(&s->mtx);
+	it = cJSON_CreateString(s->roles[aud] ? s->roles[aud] :
+	    auds[aud].roles);
+	role_items(it, cur);
+	cJSON_Delete(it);
+	cJSON_ArrayForEach(it, grant)
+		if (!in_items(cur, it->valuestring))
+			cJSON_AddItemToArray(cur,
+			    cJSON_CreateString(it->valuestring));
+	cJSON_ArrayForEach(it, cur)
+		if (!in_items(drop, it->valuestring))
+			buf_printf(&b, "%s%s", b.len ? "," : "",
+			    it->valuestring);
+	free(s->roles[aud]);
+	s->roles[aud] = xstrdup(b.data ? b.data : "");
+	pthread_mutex_unlock(&s->mtx);
+	buf_free(&b);
+	ret = ctl_answer(c, 200, ok_json());
+out:
+	cJSON_Delete(grant);
+	cJSON_Delete(drop);
+	cJSON_Delete(cur);
+	return (ret);
 }
 
 static enum MHD_Result
@@ -1945,7 +2456,7 @@ ctl_fault(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 {
 	static const char *const keys[] = { "target", "kind", "count",
 	    "status", "retry_after", "aadsts", "error", "delay_ms", "bytes",
-	    NULL };
+	    "audience", "path", NULL };
 	const char	*target, *kind, *error, *bad;
 	struct fault	*f, **tail;
 	long long	 v;
@@ -1979,6 +2490,16 @@ ctl_fault(struct sim *s, struct MHD_Connection *c, const cJSON *o)
 	f->count = 1;
 	f->retry_after = f->delay_ms = -1;
 	f->bytes = -1;
+	f->aud = -1;
+	if (cJSON_HasObjectItem(o, "audience") &&
+	    (f->aud = aud_find(claim(o, "audience"))) < 0)
+		goto bad;
+	if (cJSON_HasObjectItem(o, "path")) {
+		if ((error = claim(o, "path")) == NULL || error[0] != '/' ||
+		    strlen(error) >= sizeof(f->path))
+			goto bad;
+		snprintf(f->path, sizeof(f->path), "%s", error);
+	}
 	if (num_field(o, "count", -1, 1000000000, &v) == 1)
 		f->count = (long)v;
 	if (num_field(o, "count", -1, 1000000000, &v) < 0 || f->count == 0)
@@ -2024,7 +2545,29 @@ bad:
 	free(f);
 	return (ctl_answer(c, 400, ctl_error("invalid fault: count is -1 or "
 	    ">= 1; status 100-599; retry_after, delay_ms, bytes, aadsts are "
-	    "non-negative integers; error is a lower-case OAuth error code")));
+	    "non-negative integers; error is a lower-case OAuth error code; "
+	    "audience is defender, graph or mde; path starts with /")));
+}
+
+/*
+ * POST /_sim/revoke [{"audience": a}]: every token issued so far (of that
+ * audience only, when one is named) is refused from now on.
+ */
+static enum MHD_Result
+ctl_revoke(struct sim *s, struct MHD_Connection *c, const cJSON *o)
+{
+	int	 aud = -1;
+
+	if (cJSON_HasObjectItem(o, "audience") &&
+	    (aud = aud_find(claim(o, "audience"))) < 0)
+		return (ctl_answer(c, 400, ctl_error("audience must be "
+		    "defender, graph or mde")));
+	pthread_mutex_lock(&s->mtx);
+	for (int i = 0; i < SIM_AUD_N; i++)
+		if (aud < 0 || aud == i)
+			s->revoked[i] = s->serial;
+	pthread_mutex_unlock(&s->mtx);
+	return (ctl_answer(c, 200, ok_json()));
 }
 
 static enum MHD_Result
@@ -2042,7 +2585,8 @@ handle_control(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 		return (ctl_answer(c, 200, stats_json(s)));
 	}
 	if (strcmp(name, "reset") != 0 && strcmp(name, "revoke") != 0 &&
-	    strcmp(name, "config") != 0 && strcmp(name, "fault") != 0)
+	    strcmp(name, "config") != 0 && strcmp(name, "fault") != 0 &&
+	    strcmp(name, "roles") != 0)
 		return (ctl_answer(c, 404, ctl_error("no such control "
 		    "endpoint")));
 	if (!post)
@@ -2051,16 +2595,14 @@ handle_control(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 		sim_reset(s);
 		return (ctl_answer(c, 200, ok_json()));
 	}
-	if (strcmp(name, "revoke") == 0) {
-		pthread_mutex_lock(&s->mtx);
-		s->revoked = s->serial;
-		pthread_mutex_unlock(&s->mtx);
-		return (ctl_answer(c, 200, ok_json()));
-	}
 	if (r->too_big)
 		return (ctl_answer(c, 413, ctl_error("body too large")));
-	o = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
-	    r->body.len);
+	/* a revoke without a body revokes everything, as it always did */
+	if (r->body.len == 0 && strcmp(name, "revoke") == 0)
+		o = cJSON_CreateObject();
+	else
+		o = cJSON_ParseWithLength(r->body.data ? r->body.data : "",
+		    r->body.len);
 	if (!cJSON_IsObject(o)) {
 		cJSON_Delete(o);
 		return (ctl_answer(c, 400, ctl_error("body must be a JSON "
@@ -2068,6 +2610,10 @@ handle_control(struct sim *s, struct MHD_Connection *c, struct sreq *r,
 	}
 	if (strcmp(name, "config") == 0)
 		ret = ctl_config(s, c, o);
+	else if (strcmp(name, "roles") == 0)
+		ret = ctl_roles(s, c, o);
+	else if (strcmp(name, "revoke") == 0)
+		ret = ctl_revoke(s, c, o);
 	else
 		ret = ctl_fault(s, c, o);
 	cJSON_Delete(o);
@@ -2194,8 +2740,10 @@ sim_free(struct sim *s)
 	free(s->tenant);
 	free(s->client);
 	util_free_secret(s->secret);
-	free(s->roles0);
-	free(s->roles);
+	for (int i = 0; i < SIM_AUD_N; i++) {
+		free(s->roles0[i]);
+		free(s->roles[i]);
+	}
 	pthread_mutex_destroy(&s->mtx);
 	free(s);
 }
@@ -2234,8 +2782,12 @@ sim_start(const struct sim_options *o, char **err)
 	s->tenant = xstrdup(o->tenant_id);
 	s->client = xstrdup(o->client_id);
 	s->secret = xstrdup(o->client_secret);
-	s->roles0 = dupstr(o->roles);
-	s->roles = dupstr(o->roles);
+	for (int i = 0; i < SIM_AUD_N; i++) {
+		s->roles0[i] = dupstr(o->roles[i]);
+		s->roles[i] = dupstr(o->roles[i]);
+	}
+	s->no_machines0 = s->no_machines = o->no_machines;
+	s->t0 = util_now();
 	s->lifetime0 = s->lifetime = o->token_lifetime > 0 ?
 	    o->token_lifetime : 3599;
 	s->version0 = s->version = o->token_version == 2 ? 2 : 1;

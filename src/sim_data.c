@@ -108,10 +108,16 @@ static const struct dev devs[] = {
 	  "a.chen", "corp.contoso.com", 0 },
 };
 
-static cJSON *
-device(int i, long long t0)
+size_t
+sim_ndevices(void)
 {
-	const struct dev	*d = &devs[i];
+	return (sizeof(devs) / sizeof(devs[0]));
+}
+
+cJSON *
+sim_device(size_t i, long long t0)
+{
+	const struct dev	*d = &devs[i % sim_ndevices()];
 	cJSON			*o = cJSON_CreateObject(), *u, *lu;
 
 	cJSON_AddStringToObject(o, "mdatpDeviceId", d->id);
@@ -127,7 +133,7 @@ device(int i, long long t0)
 	cJSON_AddStringToObject(o, "healthStatus", "Active");
 	cJSON_AddStringToObject(o, "riskScore", d->risk);
 	cJSON_AddStringToObject(o, "rbacGroupName", d->group);
-	add_time(o, "firstSeen", t0, 86400LL * (211 + i * 37));
+	add_time(o, "firstSeen", t0, 86400LL * (211 + (long long)i * 37));
 	cJSON_AddItemToObject(o, "tags", cJSON_CreateArray());
 	cJSON_AddStringToObject(o, "defenderAvStatus", "Updated");
 	cJSON_AddStringToObject(o, "onboardingStatus", "Onboarded");
@@ -400,13 +406,13 @@ build_incidents(long long t0)
 	    "Unknown", "NotAvailable", "WindowsDefenderAtp", "Active", "High",
 	    "");
 	al = add_alert(inc, &a_dcsync, t0, NULL);
-	cJSON_AddItemToArray(DEVS(al), device(2, t0));
+	cJSON_AddItemToArray(DEVS(al), sim_device(2, t0));
 	e = ENTS(al);
 	ent_user(e, "svc-backup", "svc-backup@corp.contoso.com", "CORP",
 	    "3f2e1d0c-b9a8-4765-8432-10fedcba9876");
 	ent_simple(e, "Ip", "ipAddress", "10.20.4.17");
 	al = add_alert(inc, &a_mimi, t0, NULL);
-	cJSON_AddItemToArray(DEVS(al), device(1, t0));
+	cJSON_AddItemToArray(DEVS(al), sim_device(1, t0));
 	e = ENTS(al);
 	ent_file(e, "mimikatz.exe", "C:\\ProgramData\\Temp",
 	    "d241df7b9d2ec0b8194751cd5ce153e27cc40fa4",
@@ -415,7 +421,7 @@ build_incidents(long long t0)
 	ent_process(e, 7412, "mimikatz.exe \"privilege::debug\" "
 	    "\"sekurlsa::logonpasswords\" exit", 5120, t0);
 	al = add_alert(inc, &a_ps, t0, NULL);
-	cJSON_AddItemToArray(DEVS(al), device(1, t0));
+	cJSON_AddItemToArray(DEVS(al), sim_device(1, t0));
 	e = ENTS(al);
 	ent_process(e, 5120, "powershell.exe -nop -w hidden -enc "
 	    "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMA",
@@ -450,7 +456,7 @@ build_incidents(long long t0)
 	    9000, "secop2@contoso.com", "Unknown", "NotAvailable",
 	    "WindowsDefenderAtp", "InProgress", "High", "Ransomware,Finance");
 	al = add_alert(inc, &a_ransom, t0, NULL);
-	cJSON_AddItemToArray(DEVS(al), device(0, t0));
+	cJSON_AddItemToArray(DEVS(al), sim_device(0, t0));
 	e = ENTS(al);
 	ent_user(e, "j.miller", "j.miller@contoso.com", "CORP",
 	    "0a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9");
@@ -469,7 +475,7 @@ build_incidents(long long t0)
 	    t0, 90000, 86000, "secop1@contoso.com", "TruePositive",
 	    "CompromisedAccount", "MCAS", "Resolved", "Medium", "");
 	al = add_alert(inc, &a_travel, t0, "TruePositive");
-	cJSON_AddItemToArray(DEVS(al), device(3, t0));
+	cJSON_AddItemToArray(DEVS(al), sim_device(3, t0));
 	e = ENTS(al);
 	ent_user(e, "a.chen", "a.chen@contoso.com", "contoso.com",
 	    "6e5d4c3b-2a19-4087-b6a5-c4d3e2f1a0b9");
@@ -489,7 +495,7 @@ build_incidents(long long t0)
 	    cJSON_CreateString("da638459501234567890_402919375"));
 	cJSON_ReplaceItemInObjectCaseSensitive(al, "status",
 	    cJSON_CreateString("Resolved"));
-	cJSON_AddItemToArray(DEVS(al), device(0, t0));
+	cJSON_AddItemToArray(DEVS(al), sim_device(0, t0));
 	e = ENTS(al);
 	ent_process(e, 6120, "powershell.exe -ExecutionPolicy Bypass -File "
 	    "\\\\srv-file-01\\pentest\\Invoke-Recon.ps1", 4410, t0);
@@ -497,6 +503,86 @@ build_incidents(long long t0)
 	    "secop1@contoso.com", t0, 173000);
 	cJSON_AddItemToArray(arr, inc);
 	return (arr);
+}
+
+/* ---- OData lists ---- */
+
+char *
+sim_odata_page(const char *context, cJSON *items, long top, long skip,
+    const char *next_base)
+{
+	cJSON	*o = cJSON_CreateObject(), *val = cJSON_CreateArray(), *it;
+	char	 next[512], *txt;
+	long	 i = 0, n = 0, total = cJSON_GetArraySize(items);
+
+	cJSON_AddStringToObject(o, "@odata.context", context);
+	if (next_base != NULL && top >= 0 && skip + top < total) {
+		snprintf(next, sizeof(next), "%s?$top=%ld&$skip=%ld",
+		    next_base, top, skip + top);
+		cJSON_AddStringToObject(o, "@odata.nextLink", next);
+	}
+	while ((it = cJSON_DetachItemFromArray(items, 0)) != NULL) {
+		if (i++ < skip || (top >= 0 && n >= top)) {
+			cJSON_Delete(it);
+			continue;
+		}
+		cJSON_AddItemToArray(val, it);
+		n++;
+	}
+	cJSON_Delete(items);
+	cJSON_AddItemToObject(o, "value", val);
+	txt = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return (txt);
+}
+
+char *
+sim_odata_entity(cJSON *list, const char *id, const char *context)
+{
+	cJSON		*it, *o = NULL;
+	const cJSON	*v;
+
+	cJSON_ArrayForEach(it, list) {
+		v = cJSON_GetObjectItemCaseSensitive(it, "id");
+		if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
+			o = cJSON_DetachItemViaPointer(list, it);
+			break;
+		}
+	}
+	cJSON_Delete(list);
+	if (o == NULL)
+		return (NULL);
+	cJSON_AddStringToObject(o, "@odata.context", context);
+	return (sim_print_context_first(o));
+}
+
+void
+sim_json_copy(cJSON *out, const char *to, const cJSON *o, const char *from)
+{
+	const cJSON	*v = o ? cJSON_GetObjectItemCaseSensitive(o, from) :
+			    NULL;
+
+	cJSON_AddItemToObject(out, to, v ? cJSON_Duplicate(v, 1) :
+	    cJSON_CreateNull());
+}
+
+char *
+sim_print_context_first(cJSON *o)
+{
+	cJSON	*ctx, *wrap = cJSON_CreateObject(), *it;
+	char	*txt;
+
+	if ((ctx = cJSON_DetachItemFromObjectCaseSensitive(o,
+	    "@odata.context")) != NULL)
+		cJSON_AddItemToObject(wrap, "@odata.context", ctx);
+	while ((it = o->child) != NULL) {
+		cJSON_DetachItemViaPointer(o, it);
+		cJSON_AddItemToObject(wrap, it->string, it);
+	}
+	cJSON_Delete(o);
+	txt = cJSON_PrintUnformatted(wrap);
+	cJSON_Delete(wrap);
+	return (txt);
 }
 
 /* ---- the store ---- */
@@ -569,6 +655,17 @@ sim_store_list(struct sim_store *s, long top, long skip)
 	txt = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return (txt);
+}
+
+cJSON *
+sim_store_snapshot(struct sim_store *s)
+{
+	cJSON	*copy;
+
+	pthread_mutex_lock(&s->mtx);
+	copy = cJSON_Duplicate(s->incidents, 1);
+	pthread_mutex_unlock(&s->mtx);
+	return (copy);
 }
 
 char *
@@ -737,6 +834,7 @@ static const char *const hunt_cols[][2] = {
 
 struct sim_hunt {
 	long		 rows, next;
+	enum sim_hunt_shape shape;
 	int		 phase;		/* 0 head, 1 rows, 2 tail, 3 end */
 	long long	 t0;
 	struct buf	 pend;
@@ -744,14 +842,15 @@ struct sim_hunt {
 };
 
 struct sim_hunt *
-sim_hunt_new(long rows)
+sim_hunt_new(long rows, long long t0, enum sim_hunt_shape shape)
 {
 	struct sim_hunt	*h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return (NULL);
 	h->rows = rows;
-	h->t0 = util_now();
+	h->shape = shape;
+	h->t0 = t0;
 	buf_init(&h->pend, 1 << 20);
 	return (h);
 }
@@ -765,13 +864,13 @@ sim_hunt_free(struct sim_hunt *h)
 	free(h);
 }
 
-static int
-hunt_head(struct sim_hunt *h)
+/* The Defender/MDE Stats member, plausible for h->rows rows. */
+static void
+hunt_stats(cJSON *o, const struct sim_hunt *h)
 {
-	cJSON	*o = cJSON_CreateObject(), *st, *ru, *c, *m, *sch, *col, *ds;
-	char	*txt, cpu[32];
+	cJSON	*st, *ru, *c, *m, *ds;
+	char	 cpu[32];
 	double	 et = 0.0123 + (double)h->rows * 0.0000021;
-	int	 rc;
 
 	st = cJSON_AddObjectToObject(o, "Stats");
 	cJSON_AddNumberToObject(st, "ExecutionTime", et);
@@ -799,11 +898,32 @@ hunt_head(struct sim_hunt *h)
 	cJSON_AddNumberToObject(c, "table_row_count", (double)h->rows);
 	cJSON_AddNumberToObject(c, "table_size", (double)h->rows * 640);
 	cJSON_AddItemToArray(ds, c);
-	sch = cJSON_AddArrayToObject(o, "Schema");
+}
+
+/*
+ * Everything before the first row: Defender's Stats and Schema
+ * [{Name,Type}], or Graph's @odata.context and schema [{name,type}]; then
+ * the opening of the results array.
+ */
+static int
+hunt_head(struct sim_hunt *h)
+{
+	cJSON	*o = cJSON_CreateObject(), *sch, *col;
+	char	*txt;
+	int	 rc, g = h->shape == SIM_HUNT_GRAPH;
+
+	if (g)
+		cJSON_AddStringToObject(o, "@odata.context",
+		    SIM_GRAPH_HUNT_CONTEXT);
+	else
+		hunt_stats(o, h);
+	sch = cJSON_AddArrayToObject(o, g ? "schema" : "Schema");
 	for (size_t i = 0; i < NCOLS; i++) {
 		col = cJSON_CreateObject();
-		cJSON_AddStringToObject(col, "Name", hunt_cols[i][0]);
-		cJSON_AddStringToObject(col, "Type", hunt_cols[i][1]);
+		cJSON_AddStringToObject(col, g ? "name" : "Name",
+		    hunt_cols[i][0]);
+		cJSON_AddStringToObject(col, g ? "type" : "Type",
+		    hunt_cols[i][1]);
 		cJSON_AddItemToArray(sch, col);
 	}
 	txt = cJSON_PrintUnformatted(o);
@@ -811,8 +931,8 @@ hunt_head(struct sim_hunt *h)
 	if (txt == NULL)
 		return (-1);
 	txt[strlen(txt) - 1] = '\0';	/* drop the closing brace */
-	rc = buf_addstr(&h->pend, txt) || buf_addstr(&h->pend,
-	    ",\"Results\":[") ? -1 : 0;
+	rc = buf_addstr(&h->pend, txt) || buf_addstr(&h->pend, g ?
+	    ",\"results\":[" : ",\"Results\":[") ? -1 : 0;
 	free(txt);
 	return (rc);
 }

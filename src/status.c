@@ -1,10 +1,6 @@
 /*
- * status.c: counters and the token view behind /status and /status.json.
- *
- * Request and latency counters are relaxed C11 atomics (front and back
- * thread write, the front thread reads). The token view and the last 403
- * text are guarded by one small mutex, written by the back thread a few
- * times per token lifetime, read when /status.json is rendered.
+ * status.c: counters and read-only views behind /status, /status.json and
+ * /readyz (see status.h).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -14,12 +10,19 @@
 
 #include <cjson/cJSON.h>
 
+#include "cfgref.h"
 #include "config.h"
+#include "hunting.h"
+#include "oauth.h"
+#include "router.h"
+#include "routes.h"
 #include "status.h"
+#include "tokensrc.h"
 #include "util.h"
 
 static const unsigned status_codes[] = {
-	200, 201, 204, 400, 401, 403, 404, 405, 413, 429, 500, 502, 503, 504
+	200, 201, 204, 400, 401, 403, 404, 405, 410, 413, 429, 500, 502, 503,
+	504
 };
 #define NCODES	(sizeof(status_codes) / sizeof(status_codes[0]))
 
@@ -30,33 +33,19 @@ static const long long lat_bounds[] = {
 };
 #define NBUCKETS	(sizeof(lat_bounds) / sizeof(lat_bounds[0]) + 1)
 
-const struct status_route status_routes[] = {
-	{ "GET", "/incidents", "GET /api/incidents",
-	  { "Incident.Read.All", "Incident.ReadWrite.All" }, 0 },
-	{ "GET", "/incidents/{id}", "GET /api/incidents/{id}",
-	  { "Incident.Read.All", "Incident.ReadWrite.All" }, 0 },
-	{ "PATCH", "/incidents/{id}", "PATCH /api/incidents/{id}",
-	  { "Incident.ReadWrite.All", NULL }, 1 },
-	{ "POST", "/hunting", "POST /api/advancedhunting/run",
-	  { "AdvancedHunting.Read.All", NULL }, 0 },
-	{ "GET", "/hunting?query=KQL", "POST /api/advancedhunting/run",
-	  { "AdvancedHunting.Read.All", NULL }, 0 },
-};
-const int status_nroutes = sizeof(status_routes) / sizeof(status_routes[0]);
-
 static struct {
-	atomic_ulong		 req[ROUTE__COUNT][NCODES + 1];
+	/* [0] is "other", [1 + row] a row of the route table */
+	atomic_ulong		 req[ROUTES_MAX + 1][NCODES + 1];
 	atomic_ulong		 lat[NBUCKETS];
 	atomic_ullong		 lat_sum_ms;
 	atomic_llong		 lat_max_ms;
 	atomic_ulong		 up_requests;
 	atomic_ulong		 up_errors;
-	atomic_llong		 ready_until;
 
 	pthread_mutex_t		 mu;	/* guards the fields below */
-	struct token_view	 view;
 	char			 forbidden[512];
-	const struct gw_config	*cf;
+	const struct gw_config	*cf;	/* a reference */
+	struct tokensrc		*src[BACKEND__COUNT];
 	int			 demo;
 	long long		 started;
 } st = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -65,7 +54,7 @@ void
 status_init(const struct gw_config *cf, int demo)
 {
 	pthread_mutex_lock(&st.mu);
-	st.cf = cf;
+	st.cf = cfgref_get(cf);
 	st.demo = demo;
 	st.started = util_now();
 	pthread_mutex_unlock(&st.mu);
@@ -74,8 +63,22 @@ status_init(const struct gw_config *cf, int demo)
 void
 status_set_config(const struct gw_config *cf)
 {
+	const struct gw_config *old;
+
+	cfgref_get(cf);
 	pthread_mutex_lock(&st.mu);
+	old = st.cf;
 	st.cf = cf;
+	pthread_mutex_unlock(&st.mu);
+	cfgref_put(old);
+}
+
+void
+status_set_sources(struct tokensrc *const src[BACKEND__COUNT])
+{
+	pthread_mutex_lock(&st.mu);
+	for (int b = 0; b < BACKEND__COUNT; b++)
+		st.src[b] = src[b];
 	pthread_mutex_unlock(&st.mu);
 }
 
@@ -83,89 +86,23 @@ void
 status_cleanup(void)
 {
 	pthread_mutex_lock(&st.mu);
-	jwt_claims_free(&st.view.claims);
-	memset(&st.view, 0, sizeof(st.view));
+	memset(st.src, 0, sizeof(st.src));
+	cfgref_put(st.cf);
+	st.cf = NULL;
 	pthread_mutex_unlock(&st.mu);
-}
-
-static char *
-dup_or_null(const char *s)
-{
-	return (s ? strdup(s) : NULL);
-}
-
-static void
-claims_copy(struct jwt_claims *d, const struct jwt_claims *s)
-{
-	memset(d, 0, sizeof(*d));
-	d->alg = dup_or_null(s->alg);
-	d->aud = dup_or_null(s->aud);
-	d->iss = dup_or_null(s->iss);
-	d->tid = dup_or_null(s->tid);
-	d->app_id = dup_or_null(s->app_id);
-	d->app_displayname = dup_or_null(s->app_displayname);
-	d->ver = dup_or_null(s->ver);
-	d->idtyp = dup_or_null(s->idtyp);
-	d->oid = dup_or_null(s->oid);
-	d->credential = dup_or_null(s->credential);
-	d->iat = s->iat;
-	d->nbf = s->nbf;
-	d->exp = s->exp;
-	d->has_roles = s->has_roles;
-	for (int i = 0; i < s->nroles; i++)
-		if ((d->roles[d->nroles] = dup_or_null(s->roles[i])) != NULL)
-			d->nroles++;
 }
 
 void
-status_token_publish(const struct token_view *v)
-{
-	struct jwt_claims old;
-
-	pthread_mutex_lock(&st.mu);
-	old = st.view.claims;
-	st.view = *v;
-	if (v->have_claims)
-		claims_copy(&st.view.claims, &v->claims);
-	else
-		memset(&st.view.claims, 0, sizeof(st.view.claims));
-	atomic_store_explicit(&st.ready_until,
-	    v->state == TOKEN_VALID || v->state == TOKEN_REFRESHING ?
-	    v->usable_until : 0, memory_order_relaxed);
-	pthread_mutex_unlock(&st.mu);
-	jwt_claims_free(&old);
-}
-
-int
-status_token_ready(void)
-{
-	return (util_now() < atomic_load_explicit(&st.ready_until,
-	    memory_order_relaxed));
-}
-
-int
-status_token_error(struct oauth_error *out)
-{
-	int have;
-
-	pthread_mutex_lock(&st.mu);
-	have = st.view.have_error;
-	if (have)
-		*out = st.view.last_error;
-	pthread_mutex_unlock(&st.mu);
-	return (have);
-}
-
-void
-status_count(enum route_id r, unsigned int code)
+status_count(int id, unsigned int code)
 {
 	size_t i;
 
-	if ((unsigned)r >= ROUTE__COUNT)
-		r = ROUTE_NONE;
+	if (id < 0 || id >= nroutes)
+		id = -1;
 	for (i = 0; i < NCODES && status_codes[i] != code; i++)
 		;
-	atomic_fetch_add_explicit(&st.req[r][i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st.req[id + 1][i], 1,
+	    memory_order_relaxed);
 }
 
 void
@@ -200,25 +137,67 @@ status_forbidden(const char *msg, size_t len)
 	pthread_mutex_unlock(&st.mu);
 }
 
-const char *
-status_state_name(enum token_state s)
+int
+status_roles_ok(const char *const *roles, const struct jwt_claims *c)
 {
-	switch (s) {
-	case TOKEN_VALID:	return ("valid");
-	case TOKEN_REFRESHING:	return ("refreshing");
-	case TOKEN_EXPIRED:	return ("expired");
-	case TOKEN_ERROR:	return ("error");
-	default:		return ("none");
+	for (int i = 0; i < ROUTE_MAX_ROLES && roles[i]; i++)
+		if (jwt_has_role(c, roles[i]))
+			return (1);
+	return (0);
+}
+
+/* st.mu held: the hunting decision as the back thread would take it. */
+static void
+decide(struct hunting_decision *d)
+{
+	enum hunting_graph	 g = HUNTING_GRAPH_UNKNOWN;
+	int			 failed = 0;
+
+	if (st.src[BACKEND_GRAPH])
+		g = tokensrc_graph_state(st.src[BACKEND_GRAPH], &failed);
+	hunting_select(st.cf ? st.cf->hunting_backend : CONFIG_HUNT_AUTO, g,
+	    failed, util_now(), d);
+}
+
+static int
+source_ready(enum backend_id b, char *msg, size_t msglen)
+{
+	struct token_view	 v;
+	char			 why[448];
+
+	if (st.src[b] == NULL) {
+		snprintf(msg, msglen, "defgate is starting");
+		return (0);
 	}
+	if (tokensrc_ready(st.src[b]))
+		return (1);
+	tokensrc_view(st.src[b], &v);
+	if (v.have_error) {
+		oauth_error_describe(&v.last_error, why, sizeof(why));
+		snprintf(msg, msglen, "no valid token for the %s: %s",
+		    backend_title(b), why);
+	} else
+		snprintf(msg, msglen, "no valid token for the %s yet",
+		    backend_title(b));
+	tokensrc_view_free(&v);
+	return (0);
 }
 
 int
-status_route_allowed(const struct status_route *r, const struct jwt_claims *c)
+status_ready(char *msg, size_t msglen)
 {
-	for (int i = 0; i < 2 && r->requires[i]; i++)
-		if (jwt_has_role(c, r->requires[i]))
-			return (1);
-	return (0);
+	struct hunting_decision	 d;
+	int			 ok;
+
+	pthread_mutex_lock(&st.mu);
+	ok = source_ready(BACKEND_DEFENDER, msg, msglen);
+	if (ok) {
+		decide(&d);
+		if (d.choice == HUNTING_USE_GRAPH)
+			ok = source_ready(BACKEND_GRAPH, msg, msglen);
+	}
+	pthread_mutex_unlock(&st.mu);
+	return (ok);
 }
 
 static long long
@@ -270,17 +249,25 @@ render_error(const struct oauth_error *e)
 	return (o);
 }
 
-static cJSON *
-render_token(const struct token_view *v, long long now)
+static void
+add_time(cJSON *o, const char *k, long long t)
 {
-	cJSON				*t = cJSON_CreateObject(), *roles;
-	const struct jwt_claims		*c = &v->claims;
-	enum token_state		 state = v->state;
+	if (t)
+		cJSON_AddNumberToObject(o, k, (double)t);
+	else
+		cJSON_AddNullToObject(o, k);
+}
 
-	if ((state == TOKEN_VALID || state == TOKEN_REFRESHING) &&
-	    v->expires_at && now >= v->expires_at)
-		state = TOKEN_EXPIRED;
-	cJSON_AddStringToObject(t, "state", status_state_name(state));
+static void
+render_view(cJSON *t, const struct token_view *v, long long now)
+{
+	const struct jwt_claims	*c = &v->claims;
+	cJSON			*roles;
+
+	cJSON_AddStringToObject(t, "state", tokensrc_state_name(v->state));
+	cJSON_AddBoolToObject(t, "used", v->used);
+	/* the claims shown are those of the last good token */
+	cJSON_AddBoolToObject(t, "stale", v->stale);
 	roles = cJSON_AddArrayToObject(t, "roles");
 	for (int i = 0; v->have_claims && i < c->nroles; i++)
 		cJSON_AddItemToArray(roles, cJSON_CreateString(c->roles[i]));
@@ -297,119 +284,219 @@ render_token(const struct token_view *v, long long now)
 	add_str(t, "alg", c->alg);
 	cJSON_AddNumberToObject(t, "issued_at", (double)c->iat);
 	cJSON_AddNumberToObject(t, "not_before", (double)c->nbf);
-	if (v->expires_at) {
-		cJSON_AddNumberToObject(t, "expires_at",
-		    (double)v->expires_at);
+	add_time(t, "expires_at", v->expires_at);
+	if (v->expires_at)
 		cJSON_AddNumberToObject(t, "expires_in", (double)
 		    (v->expires_at > now ? v->expires_at - now : 0));
-	} else {
-		cJSON_AddNullToObject(t, "expires_at");
+	else
 		cJSON_AddNullToObject(t, "expires_in");
-	}
+	if (c->iat && c->exp > c->iat)
+		cJSON_AddNumberToObject(t, "lifetime", (double)(c->exp -
+		    c->iat));
+	else
+		cJSON_AddNullToObject(t, "lifetime");
 	cJSON_AddNumberToObject(t, "obtained_at", (double)v->obtained_at);
 	cJSON_AddNumberToObject(t, "next_refresh_at",
 	    (double)v->next_refresh_at);
 	cJSON_AddNumberToObject(t, "refreshes", (double)v->refreshes);
 	cJSON_AddNumberToObject(t, "failures", (double)v->failures);
+	cJSON_AddNumberToObject(t, "rejections", (double)v->rejections);
 	if (v->have_error)
 		cJSON_AddItemToObject(t, "last_error",
 		    render_error(&v->last_error));
 	else
 		cJSON_AddNullToObject(t, "last_error");
-	return (t);
 }
 
 static cJSON *
-render_routes(const struct token_view *v, const struct gw_config *cf)
+render_hunting(const struct hunting_decision *d)
+{
+	cJSON *h = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(h, "mode", st.cf ?
+	    hunting_mode_name(st.cf->hunting_backend) : "auto");
+	cJSON_AddStringToObject(h, "backend", d->choice == HUNTING_USE_GRAPH ?
+	    "graph" : d->choice == HUNTING_GONE ? "none" :
+	    d->choice == HUNTING_WAIT_GRAPH ? "pending" : "defender");
+	cJSON_AddStringToObject(h, "why", d->why);
+	cJSON_AddStringToObject(h, "retirement", "2027-02-01T00:00:00Z");
+	cJSON_AddNumberToObject(h, "retirement_at",
+	    (double)HUNTING_RETIREMENT);
+	cJSON_AddNumberToObject(h, "days_left", (double)d->days_left);
+	cJSON_AddBoolToObject(h, "warning", d->warn ||
+	    d->choice == HUNTING_GONE);
+	cJSON_AddStringToObject(h, "fix", hunting_fix);
+	return (h);
+}
+
+/* st.mu held. views[b] are the sources' views. */
+static cJSON *
+render_routes(const struct token_view *views, const struct hunting_decision *d)
 {
 	cJSON *a = cJSON_CreateArray();
 
-	for (int i = 0; i < status_nroutes; i++) {
-		const struct status_route	*r = &status_routes[i];
-		cJSON				*o = cJSON_CreateObject();
-		cJSON				*req, *miss;
-		int				 ok;
+	for (int i = 0; i < nroutes; i++) {
+		const struct route	*r = &routes[i];
+		const struct token_view	*v;
+		const char		*path;
+		const char *const	*roles;
+		enum backend_id		 b;
+		cJSON			*o, *req, *miss;
+		char			 up[256];
+		int			 known, ok;
 
-		ok = v->have_claims && status_route_allowed(r, &v->claims);
+		if (!routes_forwarded(r))
+			continue;
+		hunting_route(r, d, &b, &path, &roles);
+		v = &views[b];
+		known = v->have_claims;
+		ok = known && !v->stale && status_roles_ok(roles, &v->claims);
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", r->name);
 		cJSON_AddStringToObject(o, "method", r->method);
 		cJSON_AddStringToObject(o, "path", r->path);
-		cJSON_AddStringToObject(o, "upstream", r->upstream);
+		cJSON_AddStringToObject(o, "backend", backend_name(b));
+		snprintf(up, sizeof(up), "%s %s", routes_upstream_method(r),
+		    path);
+		cJSON_AddStringToObject(o, "upstream", up);
 		req = cJSON_AddArrayToObject(o, "requires");
 		miss = cJSON_AddArrayToObject(o, "missing");
-		for (int k = 0; k < 2 && r->requires[k]; k++) {
-			cJSON_AddItemToArray(req,
-			    cJSON_CreateString(r->requires[k]));
-			if (!ok)
+		for (int k = 0; k < ROUTE_MAX_ROLES && roles[k]; k++) {
+			cJSON_AddItemToArray(req, cJSON_CreateString(roles[k]));
+			if (known && !status_roles_ok(roles, &v->claims))
 				cJSON_AddItemToArray(miss,
-				    cJSON_CreateString(r->requires[k]));
+				    cJSON_CreateString(roles[k]));
 		}
 		cJSON_AddBoolToObject(o, "allowed", ok);
-		cJSON_AddBoolToObject(o, "enabled", !r->write ||
-		    (cf && cf->allow_write));
+		cJSON_AddBoolToObject(o, "enabled", st.cf == NULL ||
+		    routes_enabled(r, st.cf));
+		cJSON_AddBoolToObject(o, "hunting", r->kind == RK_HUNT);
+		cJSON_AddNumberToObject(o, "cache_ttl", (double)r->cache_ttl);
 		cJSON_AddItemToArray(a, o);
 	}
 	return (a);
 }
 
+static void
+render_config(cJSON *c)
+{
+	const struct gw_config *cf = st.cf;
+
+	if (cf == NULL)
+		return;
+	cJSON_AddStringToObject(c, "api_url", cf->api_url);
+	cJSON_AddStringToObject(c, "graph_url", cf->graph_url);
+	cJSON_AddStringToObject(c, "mde_url", cf->mde_url);
+	cJSON_AddStringToObject(c, "authority_host", cf->authority_host);
+	add_str(c, "tenant_id", cf->tenant_id);
+	add_str(c, "client_id", cf->client_id);
+	cJSON_AddStringToObject(c, "token_version", cf->token_version == 1 ?
+	    "v1" : "v2");
+	cJSON_AddStringToObject(c, "scope", cf->scope);
+	cJSON_AddStringToObject(c, "graph_scope", cf->graph_scope);
+	cJSON_AddStringToObject(c, "mde_scope", cf->mde_scope);
+	cJSON_AddStringToObject(c, "hunting_backend",
+	    hunting_mode_name(cf->hunting_backend));
+	cJSON_AddBoolToObject(c, "allow_write", cf->allow_write);
+	cJSON_AddStringToObject(c, "listen", cf->listen);
+	cJSON_AddBoolToObject(c, "demo", st.demo);
+}
+
+static void
+render_requests(cJSON *root)
+{
+	cJSON		*reqs, *by;
+	unsigned long	 total = 0;
+
+	reqs = cJSON_AddObjectToObject(root, "requests");
+	by = cJSON_CreateObject();
+	for (int r = -1; r < nroutes; r++) {
+		const char	*name = router_name(r);
+		cJSON		*rc = cJSON_GetObjectItemCaseSensitive(by, name);
+
+		for (size_t i = 0; i <= NCODES; i++) {
+			unsigned long k = atomic_load_explicit(
+			    &st.req[r + 1][i], memory_order_relaxed);
+			char code[8];
+			cJSON *n;
+
+			if (k == 0)
+				continue;
+			if (rc == NULL)
+				rc = cJSON_AddObjectToObject(by, name);
+			if (i < NCODES)
+				snprintf(code, sizeof(code), "%u",
+				    status_codes[i]);
+			else
+				snprintf(code, sizeof(code), "other");
+			/* rows sharing a name add up */
+			if ((n = cJSON_GetObjectItemCaseSensitive(rc,
+			    code)) != NULL)
+				cJSON_SetNumberValue(n, n->valuedouble +
+				    (double)k);
+			else
+				cJSON_AddNumberToObject(rc, code, (double)k);
+			total += k;
+		}
+	}
+	cJSON_AddNumberToObject(reqs, "total", (double)total);
+	cJSON_AddItemToObject(reqs, "by_route", by);
+}
+
 char *
 status_render_json(size_t *len)
 {
-	cJSON		*root = cJSON_CreateObject(), *c, *reqs, *by, *up, *lat;
-	unsigned long	 h[NBUCKETS], n = 0, total = 0;
-	long long	 now = util_now();
-	char		*out;
+	cJSON			*root = cJSON_CreateObject(), *c, *up, *lat, *srcs;
+	struct token_view	 views[BACKEND__COUNT];
+	struct hunting_decision	 d;
+	unsigned long		 h[NBUCKETS], n = 0;
+	long long		 now = util_now();
+	char			*out;
 
 	pthread_mutex_lock(&st.mu);
 	cJSON_AddStringToObject(root, "version", PACKAGE_VERSION);
 	cJSON_AddNumberToObject(root, "uptime_s", (double)(now - st.started));
 	cJSON_AddNumberToObject(root, "now", (double)now);
 	c = cJSON_AddObjectToObject(root, "config");
-	if (st.cf) {
-		cJSON_AddStringToObject(c, "api_url", st.cf->api_url);
-		cJSON_AddStringToObject(c, "authority_host",
-		    st.cf->authority_host);
-		add_str(c, "tenant_id", st.cf->tenant_id);
-		add_str(c, "client_id", st.cf->client_id);
-		cJSON_AddStringToObject(c, "token_version",
-		    st.cf->token_version == 1 ? "v1" : "v2");
-		cJSON_AddStringToObject(c, "scope", st.cf->scope);
-		cJSON_AddBoolToObject(c, "allow_write", st.cf->allow_write);
-		cJSON_AddStringToObject(c, "listen", st.cf->listen);
-		cJSON_AddBoolToObject(c, "demo", st.demo);
+	render_config(c);
+	for (int b = 0; b < BACKEND__COUNT; b++) {
+		memset(&views[b], 0, sizeof(views[b]));
+		views[b].backend = (enum backend_id)b;
+		if (st.src[b])
+			tokensrc_view(st.src[b], &views[b]);
 	}
-	cJSON_AddItemToObject(root, "token", render_token(&st.view, now));
-	cJSON_AddItemToObject(root, "routes", render_routes(&st.view, st.cf));
+	decide(&d);
+	/* the Defender XDR token, as before there were several */
+	render_view(cJSON_AddObjectToObject(root, "token"),
+	    &views[BACKEND_DEFENDER], now);
+	srcs = cJSON_AddArrayToObject(root, "token_sources");
+	for (int b = 0; b < BACKEND__COUNT; b++) {
+		cJSON *t = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(t, "backend",
+		    backend_name((enum backend_id)b));
+		cJSON_AddStringToObject(t, "api",
+		    backend_title((enum backend_id)b));
+		cJSON_AddStringToObject(t, "permissions_app",
+		    backend_permission_app((enum backend_id)b));
+		if (st.cf) {
+			cJSON_AddStringToObject(t, "url",
+			    backend_url(st.cf, (enum backend_id)b));
+			cJSON_AddStringToObject(t, "scope",
+			    backend_scope(st.cf, (enum backend_id)b));
+		}
+		render_view(t, &views[b], now);
+		cJSON_AddItemToArray(srcs, t);
+	}
+	cJSON_AddItemToObject(root, "hunting", render_hunting(&d));
+	cJSON_AddItemToObject(root, "routes", render_routes(views, &d));
 	up = cJSON_CreateObject();
 	add_str(up, "last_forbidden", st.forbidden[0] ? st.forbidden : NULL);
 	pthread_mutex_unlock(&st.mu);
+	for (int b = 0; b < BACKEND__COUNT; b++)
+		tokensrc_view_free(&views[b]);
 
-	reqs = cJSON_AddObjectToObject(root, "requests");
-	by = cJSON_CreateObject();
-	for (int r = 0; r < ROUTE__COUNT; r++) {
-		cJSON *rc = NULL;
-
-		for (size_t i = 0; i <= NCODES; i++) {
-			unsigned long k = atomic_load_explicit(&st.req[r][i],
-			    memory_order_relaxed);
-			char code[8];
-
-			if (k == 0)
-				continue;
-			if (rc == NULL)
-				rc = cJSON_AddObjectToObject(by,
-				    router_name((enum route_id)r));
-			if (i < NCODES)
-				snprintf(code, sizeof(code), "%u",
-				    status_codes[i]);
-			else
-				snprintf(code, sizeof(code), "other");
-			cJSON_AddNumberToObject(rc, code, (double)k);
-			total += k;
-		}
-	}
-	cJSON_AddNumberToObject(reqs, "total", (double)total);
-	cJSON_AddItemToObject(reqs, "by_route", by);
-
+	render_requests(root);
 	for (size_t b = 0; b < NBUCKETS; b++) {
 		h[b] = atomic_load_explicit(&st.lat[b], memory_order_relaxed);
 		n += h[b];

@@ -11,7 +11,6 @@
  * is full the transfer is paused (CURL_WRITEFUNC_PAUSE) until the front
  * thread has sent some of it to the client and posts an unpause.
  */
-#include <ctype.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -20,29 +19,34 @@
 #include <string.h>
 #include <strings.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "backend.h"
 #include "buf.h"
+#include "cfgref.h"
 #include "config.h"
+#include "hunting.h"
+#include "huntshape.h"
 #include "job.h"
 #include "log.h"
-#include "oauth.h"
 #include "status.h"
-#include "token.h"
+#include "tokensrc.h"
 #include "upstream.h"
 #include "util.h"
 
 #define UP_POOL_MAX		64
 #define UP_MAX_HEADER_BYTES	(64 * 1024)
-#define UP_TOKEN_BODY_MAX	(64 * 1024)
 #define UP_POLL_CAP_MS		1000
 #define UP_PROBE_MS		1000
+#define UP_WARN_EVERY_MS	(3600 * 1000LL)
+#define UP_RESHAPE_CHUNK	(16 * 1024)
 
 struct upstream {
-	const struct gw_config	*cf;
+	const struct gw_config	*cf;		/* back thread; a cfgref */
 	pthread_t		 thread;
 	CURLM			*multi;
-	struct token_cache	*tc;
+	struct tokensrc		*src[BACKEND__COUNT];	/* see tokensrc.h */
 
 	pthread_mutex_t		 mu;		/* inbox and flags below */
 	struct job_msg		*in_head, *in_tail;
@@ -51,19 +55,11 @@ struct upstream {
 	int			 exited;
 
 	/* back thread only */
-	struct job		*w_head, *w_tail;	/* token waiters */
 	CURL			*pool[UP_POOL_MAX];
 	int			 npool;
 	struct job		*active;	/* transfers in the multi */
-	CURL			*tok_easy;
-	int			 tok_active;
-	char			*tok_post;	/* secret inside: wipe */
-	size_t			 tok_postlen;
-	struct buf		 tok_body;
-	long			 tok_retry_after;
-	char			 tok_err[CURL_ERROR_SIZE];
-	struct curl_slist	*tok_hdrs;
 	long long		 last_probe_ms;
+	long long		 last_warn_ms;
 };
 
 static void	dispatch(struct upstream *, struct job *);
@@ -122,14 +118,26 @@ static void
 headers_complete(struct upstream *up, struct job *j)
 {
 	if (j->status == 401 && !j->retried) {
-		j->discard = 1;		/* retried once with a fresh token */
-		return;
-	}
+		/* a young token's 401 is the API's answer: pass it on */
+		if (tokensrc_rejected(j->ts, j->tok, util_mono_ms()) ==
+		    TOKPOLICY_RETRY) {
+			j->discard = 1;	/* retried once with a fresh token */
+			return;
+		}
+	} else if (j->status != 401)
+		tokensrc_accepted(j->ts);
+	if (j->reshape && j->status >= 300)
+		j->errbody = 1;		/* answered as a local error */
 	pthread_mutex_lock(&j->mu);
-	if (j->content_length > (long long)up->cf->max_response)
-		job_set_error(j, 502, "UpstreamError", "the Defender API "
-		    "answered %lld bytes, more than max_response (%zu)",
-		    j->content_length, up->cf->max_response);
+	if (j->reshape)
+		j->content_length = -1;	/* the reshaped length differs */
+	if (j->errbody)
+		;	/* not ready: finish_api turns the body into an error */
+	else if (j->content_length > (long long)up->cf->max_response)
+		job_set_error(j, 502, "UpstreamError", "the %s answered %lld "
+		    "bytes, more than max_response (%zu)",
+		    backend_title(j->backend), j->content_length,
+		    up->cf->max_response);
 	else
 		/*
 		 * No wake-up yet: the front starts the response once the
@@ -150,8 +158,8 @@ api_header_cb(char *b, size_t size, size_t n, void *arg)
 	j->hdr_bytes += n;
 	if (j->hdr_bytes > UP_MAX_HEADER_BYTES) {
 		pthread_mutex_lock(&j->mu);
-		job_set_error(j, 502, "UpstreamError", "the Defender API "
-		    "sent more than %d bytes of response headers",
+		job_set_error(j, 502, "UpstreamError", "the %s sent more than "
+		    "%d bytes of response headers", backend_title(j->backend),
 		    UP_MAX_HEADER_BYTES);
 		pthread_mutex_unlock(&j->mu);
 		return (0);
@@ -161,37 +169,84 @@ api_header_cb(char *b, size_t size, size_t n, void *arg)
 	return (n);
 }
 
+/* Keep the start of an error body (403 roles text, Graph errors). */
+static void
+peek_add(struct job *j, const char *b, size_t n)
+{
+	size_t k = sizeof(j->peek) - 1 - j->peeklen;
+
+	if (k > n)
+		k = n;
+	memcpy(j->peek + j->peeklen, b, k);
+	j->peeklen += k;
+	j->peek[j->peeklen] = '\0';
+}
+
+/*
+ * Store n body bytes, reshaped when the job asks for it. j->mu held.
+ * 0: stored; 1: no room (pause; curl delivers the same bytes again, so
+ * nothing was fed to the reshaper); -1: malformed or over the cap.
+ */
+static int
+store(struct upstream *up, struct job *j, const char *b, size_t n)
+{
+	char	 chunk[UP_RESHAPE_CHUNK];
+	ssize_t	 out;
+
+	if (j->total + n > up->cf->max_response) {
+		if (j->streaming)
+			j->failed = 1;
+		else
+			job_set_error(j, 502, "UpstreamError", "the %s answered "
+			    "more than max_response (%zu bytes)",
+			    backend_title(j->backend), up->cf->max_response);
+		return (-1);
+	}
+	if (!j->reshape)
+		return (job_ring_put(j, b, n));
+	if (!job_ring_room(j, n + HUNTSHAPE_MAX_HOLD))
+		return (1);
+	while (n > 0) {
+		size_t k = n < sizeof(chunk) ? n : sizeof(chunk);
+
+		if ((out = huntshape_feed(j->hs, b, k, chunk)) < 0) {
+			if (j->streaming)
+				j->failed = 1;
+			else
+				job_set_error(j, 502, "UpstreamError", "the "
+				    "Graph hunting answer is not the "
+				    "documented JSON shape");
+			return (-1);
+		}
+		if (out > 0)
+			(void)job_ring_put(j, chunk, (size_t)out);
+		b += k;
+		n -= k;
+	}
+	return (0);
+}
+
 static size_t
 api_write_cb(char *b, size_t size, size_t n, void *arg)
 {
 	struct job	*j = arg;
-	struct upstream	*up;
 	size_t		 rc = n * size;
+	int		 r;
 
 	n *= size;
 	if (j->discard)
 		return (n);
-	if (j->status == 403 && j->peeklen < sizeof(j->peek) - 1) {
-		size_t k = sizeof(j->peek) - 1 - j->peeklen;
-
-		if (k > n)
-			k = n;
-		memcpy(j->peek + j->peeklen, b, k);
-		j->peeklen += k;
-	}
-	up = j->owner;
+	if (j->errbody || (j->status == 403 && j->peeklen <
+	    sizeof(j->peek) - 1))
+		peek_add(j, b, n);
+	if (j->errbody)
+		return (n);
 	pthread_mutex_lock(&j->mu);
 	if (j->cancelled || !j->headers_ready)
 		rc = 0;				/* abort the transfer */
-	else if (j->total + n > up->cf->max_response) {
-		if (j->streaming)
-			j->failed = 1;
-		else
-			job_set_error(j, 502, "UpstreamError", "the Defender "
-			    "API answered more than max_response (%zu bytes)",
-			    up->cf->max_response);
+	else if ((r = store(j->owner, j, b, n)) == -1)
 		rc = 0;
-	} else if (job_ring_put(j, b, n) == 1) {
+	else if (r == 1) {
 		/* full: pause the transfer until the client has read some */
 		j->curl_paused = 1;
 		j->unpause_queued = 0;
@@ -204,17 +259,31 @@ api_write_cb(char *b, size_t size, size_t n, void *arg)
 }
 
 static void
+fail_job(struct job *j, unsigned status, const char *code, const char *msg,
+    const char *retry_after)
+{
+	pthread_mutex_lock(&j->mu);
+	if (j->streaming)
+		j->failed = 1;
+	else
+		job_set_error(j, status, code, "%s", msg);
+	if (retry_after)
+		snprintf(j->retry_after, sizeof(j->retry_after), "%s",
+		    retry_after);
+	j->done = 1;
+	job_notify(j);
+	pthread_mutex_unlock(&j->mu);
+	job_unref(j);		/* the back thread's reference */
+}
+
+static void
 start_transfer(struct upstream *up, struct job *j, struct token *tok)
 {
-	CURL *e;
+	CURL	*e;
+	long	 httpver, fresh;
 
 	if ((e = pool_get(up)) == NULL) {
-		pthread_mutex_lock(&j->mu);
-		job_set_error(j, 502, "UpstreamError", "out of memory");
-		j->done = 1;
-		job_notify(j);
-		pthread_mutex_unlock(&j->mu);
-		job_unref(j);
+		fail_job(j, 502, "UpstreamError", "out of memory", NULL);
 		return;
 	}
 	j->easy = e;
@@ -236,22 +305,11 @@ start_transfer(struct upstream *up, struct job *j, struct token *tok)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, up->cf->timeout_ms);
-	/*
-	 * Hunting results can be tens of MiB. On HTTP/2, libcurl 7.88 keeps
-	 * reading a paused stream up to its fixed 32 MiB window, so a slow
-	 * client would make us buffer that much; on HTTP/1.1 a paused
-	 * transfer leaves the bytes in the socket and TCP pushes back.
-	 */
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, up->cf->http2 &&
-	    j->route != ROUTE_HUNTING ? (long)CURL_HTTP_VERSION_2TLS :
-	    (long)CURL_HTTP_VERSION_1_1);
-	/*
-	 * libcurl silently resends a request when a reused connection turns
-	 * out dead before any answer. Fine for reads; a PATCH may append a
-	 * comment, so writes always take a fresh connection instead.
-	 */
-	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT,
-	    j->method == JOB_PATCH ? 1L : 0L);
+	backend_transport(up->cf, j->backend, j->method == JOB_PATCH,
+	    j->rt->body == RB_HUNT || j->rt->body == RB_HUNT_QUERY, &httpver,
+	    &fresh);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, httpver);
+	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
 	switch (j->method) {
 	case JOB_GET:
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -266,60 +324,36 @@ start_transfer(struct upstream *up, struct job *j, struct token *tok)
 		    j->method == JOB_PATCH ? "PATCH" : NULL);
 		break;
 	}
+	if (j->reshape && j->hs == NULL && (j->hs = huntshape_new()) == NULL) {
+		token_unref(j->tok);
+		j->tok = NULL;
+		j->easy = NULL;
+		pool_put(up, e);
+		fail_job(j, 502, "UpstreamError", "out of memory", NULL);
+		return;
+	}
 	j->up_start_ms = util_mono_ms();
 	if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
 		token_unref(j->tok);
 		j->tok = NULL;
 		j->easy = NULL;
 		pool_put(up, e);
-		pthread_mutex_lock(&j->mu);
-		job_set_error(j, 502, "UpstreamError", "cannot start the "
-		    "upstream transfer");
-		j->done = 1;
-		job_notify(j);
-		pthread_mutex_unlock(&j->mu);
-		job_unref(j);
+		fail_job(j, 502, "UpstreamError", "cannot start the upstream "
+		    "transfer", NULL);
 		return;
 	}
 	active_add(up, j);
 }
 
+/* 503 with the reason the source has no token, AADSTS code and hint. */
 static void
-fail_job(struct job *j, unsigned status, const char *code, const char *msg,
-    const char *retry_after)
+fail_token(struct job *j)
 {
-	pthread_mutex_lock(&j->mu);
-	if (j->streaming)
-		j->failed = 1;
-	else
-		job_set_error(j, status, code, "%s", msg);
-	if (retry_after)
-		snprintf(j->retry_after, sizeof(j->retry_after), "%s",
-		    retry_after);
-	j->done = 1;
-	job_notify(j);
-	pthread_mutex_unlock(&j->mu);
-	job_unref(j);		/* the back thread's reference */
-}
+	char	 msg[512], ra[24];
+	long	 wait_s;
 
-/* 503 with the reason the token cache has none, AADSTS code and hint. */
-static void
-fail_token(struct upstream *up, struct job *j)
-{
-	const struct oauth_error	*e = token_last_error(up->tc);
-	char				 msg[512], why[448], ra[24];
-	long long			 wait_ms;
-
-	if (e == NULL) {
-		fail_job(j, 503, "TokenUnavailable", "no access token for the "
-		    "Defender API is available yet", "1");
-		return;
-	}
-	oauth_error_describe(e, why, sizeof(why));
-	snprintf(msg, sizeof(msg), "no access token for the Defender API: %s",
-	    why);
-	wait_ms = token_next_event_ms(up->tc, util_mono_ms(), 600000);
-	snprintf(ra, sizeof(ra), "%lld", wait_ms / 1000 + 1);
+	tokensrc_unavailable(j->ts, msg, sizeof(msg), &wait_s);
+	snprintf(ra, sizeof(ra), "%ld", wait_s);
 	fail_job(j, 503, "TokenUnavailable", msg, ra);
 }
 
@@ -331,6 +365,57 @@ detach(struct upstream *up, struct job *j)
 	pool_put(up, j->easy);
 	j->easy = NULL;
 	active_del(up, j);
+	token_unref(j->tok);
+	j->tok = NULL;
+}
+
+
+/*
+ * A Graph error on a route answered in the Defender shape: the local
+ * error shape with Graph's status, code and message (and a fix for 403).
+ * j->mu held.
+ */
+static void
+graph_error(struct job *j)
+{
+	cJSON		*root, *e, *code, *msg;
+	const char	*c = NULL, *m = NULL;
+
+	root = cJSON_ParseWithLength(j->peek, j->peeklen);
+	e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	code = cJSON_GetObjectItemCaseSensitive(e, "code");
+	msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+	if (cJSON_IsString(code))
+		c = code->valuestring;
+	if (cJSON_IsString(msg))
+		m = msg->valuestring;
+	if (c == NULL)
+		c = j->status == 429 ? "TooManyRequests" : j->status == 403 ?
+		    "Forbidden" : j->status == 400 ? "BadRequest" :
+		    "UpstreamError";
+	job_set_error(j, (unsigned)j->status, c, "Microsoft Graph: %s%s%s",
+	    m ? m : "no error message", j->status == 403 ? "; fix: " : "",
+	    j->status == 403 ? hunting_fix : "");
+	cJSON_Delete(root);
+}
+
+/* The last bytes of a reshaped answer; j->mu held. store() kept room. */
+static void
+reshape_end(struct job *j)
+{
+	char	 tail[HUNTSHAPE_MAX_HOLD];
+	ssize_t	 n = huntshape_finish(j->hs, tail, sizeof(tail));
+
+	if (n > 0)
+		(void)job_ring_put(j, tail, (size_t)n);
+	else if (n < 0) {
+		if (j->streaming)
+			j->failed = 1;
+		else
+			job_set_error(j, 502, "UpstreamError", "the Graph "
+			    "hunting answer is not the documented shape: %s",
+			    huntshape_error(j->hs));
+	}
 }
 
 static void
@@ -345,9 +430,6 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 		status_forbidden(j->peek, j->peeklen);
 	if (j->discard && !j->cancelled) {
 		/* 401 on a live token: it was revoked; refresh and retry once */
-		token_invalidate(up->tc, token_generation(j->tok));
-		token_unref(j->tok);
-		j->tok = NULL;
 		j->discard = 0;
 		j->retried = 1;
 		j->status = 0;
@@ -356,29 +438,32 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 		dispatch(up, j);
 		return;
 	}
-	token_unref(j->tok);
-	j->tok = NULL;
 	pthread_mutex_lock(&j->mu);
+	if (res == CURLE_OK && j->errbody)
+		graph_error(j);
+	else if (res == CURLE_OK && j->hs && j->err_status == 0)
+		reshape_end(j);
 	if (res != CURLE_OK && !j->streaming) {
 		if (res == CURLE_OPERATION_TIMEDOUT)
-			job_set_error(j, 504, "UpstreamTimeout", "the Defender "
-			    "API did not answer within %ld s (timeout)",
+			job_set_error(j, 504, "UpstreamTimeout", "the %s did "
+			    "not answer within %ld s (timeout)",
+			    backend_title(j->backend),
 			    up->cf->timeout_ms / 1000);
 		else if (res == CURLE_PEER_FAILED_VERIFICATION ||
 		    res == CURLE_SSL_CACERT_BADFILE)
 			job_set_error(j, 502, "UpstreamError", "TLS "
-			    "verification of the Defender API failed: %s "
-			    "(check ca_file)", j->errbuf[0] ? j->errbuf :
-			    curl_easy_strerror(res));
+			    "verification of the %s failed: %s (check "
+			    "ca_file)", backend_title(j->backend),
+			    j->errbuf[0] ? j->errbuf : curl_easy_strerror(res));
 		else
 			job_set_error(j, 502, "UpstreamError", "cannot reach "
-			    "the Defender API: %s", j->errbuf[0] ? j->errbuf :
-			    curl_easy_strerror(res));
+			    "the %s: %s", backend_title(j->backend),
+			    j->errbuf[0] ? j->errbuf : curl_easy_strerror(res));
 	} else if (res != CURLE_OK)
 		j->failed = 1;
 	if (j->err_status == 0 && !j->headers_ready)
-		job_set_error(j, 502, "UpstreamError", "the Defender API "
-		    "closed the connection without a response");
+		job_set_error(j, 502, "UpstreamError", "the %s closed the "
+		    "connection without a response", backend_title(j->backend));
 	if (j->err_status)
 		log_warnx("%s: %u %s: %s", j->reqid, j->err_status,
 		    j->err_code, j->err_msg);
@@ -392,124 +477,95 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 	job_unref(j);
 }
 
-/* ---- token transfers ---- */
+/* ---- backend selection ---- */
 
-static size_t
-tok_write_cb(char *b, size_t size, size_t n, void *arg)
-{
-	struct upstream *up = arg;
-
-	n *= size;
-	return (buf_append(&up->tok_body, b, n) == 0 ? n : 0);
-}
-
-static size_t
-tok_header_cb(char *b, size_t size, size_t n, void *arg)
-{
-	struct upstream	*up = arg;
-	char		 v[32];
-
-	n *= size;
-	if (n > 12 && strncasecmp(b, "retry-after:", 12) == 0) {
-		job_header_value(v, sizeof(v), b + 12, n - 12);
-		up->tok_retry_after = strtol(v, NULL, 10);
-	}
-	return (n);
-}
-
+/* The Defender XDR body has only "Query": drop a Graph-only Timespan. */
 static void
-start_token_request(struct upstream *up)
+legacy_body(struct job *j)
 {
-	char *url;
+	cJSON	*o, *t;
+	char	*b;
 
-	if (up->tok_active)
+	if (j->body == NULL || memmem(j->body, j->bodylen, "Timespan", 8) ==
+	    NULL)
 		return;
-	if (up->tok_easy == NULL) {
-		if ((up->tok_easy = curl_easy_init()) == NULL)
-			return;
-		upstream_easy_common(up->cf, up->tok_easy);
-		up->tok_hdrs = curl_slist_append(NULL, "Accept: "
-		    "application/json");
-		curl_easy_setopt(up->tok_easy, CURLOPT_HTTPHEADER,
-		    up->tok_hdrs);
-		curl_easy_setopt(up->tok_easy, CURLOPT_WRITEFUNCTION,
-		    tok_write_cb);
-		curl_easy_setopt(up->tok_easy, CURLOPT_WRITEDATA, up);
-		curl_easy_setopt(up->tok_easy, CURLOPT_HEADERFUNCTION,
-		    tok_header_cb);
-		curl_easy_setopt(up->tok_easy, CURLOPT_HEADERDATA, up);
-		curl_easy_setopt(up->tok_easy, CURLOPT_ERRORBUFFER,
-		    up->tok_err);
-		curl_easy_setopt(up->tok_easy, CURLOPT_PIPEWAIT, 0L);
+	o = cJSON_ParseWithLength(j->body, j->bodylen);
+	t = cJSON_DetachItemFromObjectCaseSensitive(o, "Timespan");
+	if (t != NULL && (b = cJSON_PrintUnformatted(o)) != NULL) {
+		log_info("%s: Timespan dropped: the legacy hunting API has "
+		    "no such parameter (Graph has)", j->reqid);
+		free(j->body);
+		j->body = b;
+		j->bodylen = strlen(b);
 	}
-	if ((url = oauth_token_url(up->cf)) == NULL)
-		return;
-	util_free_secret(up->tok_post);
-	up->tok_post = oauth_token_body(up->cf, &up->tok_postlen);
-	if (up->tok_post == NULL) {
-		free(url);
-		return;
-	}
-	curl_easy_setopt(up->tok_easy, CURLOPT_URL, url);
-	free(url);		/* curl keeps its own copy */
-	curl_easy_setopt(up->tok_easy, CURLOPT_POSTFIELDS, up->tok_post);
-	curl_easy_setopt(up->tok_easy, CURLOPT_POSTFIELDSIZE_LARGE,
-	    (curl_off_t)up->tok_postlen);
-	curl_easy_setopt(up->tok_easy, CURLOPT_TIMEOUT_MS,
-	    up->cf->token_timeout_ms);
-	buf_wipe(&up->tok_body);
-	buf_init(&up->tok_body, UP_TOKEN_BODY_MAX);
-	up->tok_retry_after = 0;
-	up->tok_err[0] = '\0';
-	if (curl_multi_add_handle(up->multi, up->tok_easy) != CURLM_OK) {
-		log_warnx("cannot start the token request");
-		return;
-	}
-	up->tok_active = 1;
-	token_refresh_started(up->tc);
-	log_debug("token request started");
+	cJSON_Delete(t);
+	cJSON_Delete(o);
 }
 
-static void
-finish_token(struct upstream *up, CURLcode res)
+/*
+ * Choose the backend (for hunting rows, hunting.h) and build the URL.
+ * 0: resolved; 1: parked on the Graph source to decide; -1: answered.
+ */
+static int
+resolve(struct upstream *up, struct job *j)
 {
-	struct job	*j, *next;
-	struct token	*tok;
-	long		 status = 0;
-	char		 terr[CURL_ERROR_SIZE + 64];
-	int		 ok;
+	struct hunting_decision	 d;
+	const char		*path = j->path;
+	struct buf		 url;
+	int			 failed;
+	enum hunting_graph	 g;
 
-	curl_easy_getinfo(up->tok_easy, CURLINFO_RESPONSE_CODE, &status);
-	curl_multi_remove_handle(up->multi, up->tok_easy);
-	up->tok_active = 0;
-	util_free_secret(up->tok_post);
-	up->tok_post = NULL;
-	if (res != CURLE_OK) {
-		snprintf(terr, sizeof(terr), "%s%s%s",
-		    res == CURLE_OPERATION_TIMEDOUT ? "timed out: " :
-		    (res == CURLE_PEER_FAILED_VERIFICATION ?
-		    "TLS verification failed (check ca_file): " : ""),
-		    up->tok_err[0] ? up->tok_err : curl_easy_strerror(res),
-		    "");
-		ok = token_refresh_finished(up->tc, 0, NULL, 0, 0, terr);
-	} else
-		ok = token_refresh_finished(up->tc, status, up->tok_body.data,
-		    up->tok_body.len, up->tok_retry_after, NULL);
-	buf_wipe(&up->tok_body);
-	(void)ok;
-	/* single-flight: everyone who waited continues together */
-	j = up->w_head;
-	up->w_head = up->w_tail = NULL;
-	tok = token_current(up->tc, util_now());
-	for (; j != NULL; j = next) {
-		next = j->wnext;
-		j->wnext = NULL;
-		j->waiting = 0;
-		if (tok)
-			start_transfer(up, j, tok);
-		else
-			fail_token(up, j);
+	j->backend = j->rt->backend;
+	if (j->rt->kind == RK_HUNT) {
+		g = tokensrc_graph_state(up->src[BACKEND_GRAPH], &failed);
+		hunting_select(up->cf->hunting_backend, g, failed, util_now(),
+		    &d);
+		switch (d.choice) {
+		case HUNTING_GONE:
+			fail_job(j, 410, "Gone", "the Defender hunting API "
+			    "was retired on 2027-02-01 and hunting_backend = "
+			    "defender: set hunting_backend = auto (or graph) "
+			    "and grant the application permission "
+			    "ThreatHunting.Read.All on Microsoft Graph, then "
+			    "grant admin consent", NULL);
+			return (-1);
+		case HUNTING_WAIT_GRAPH:
+			j->ts = up->src[BACKEND_GRAPH];
+			tokensrc_park(j->ts, j);
+			tokensrc_poll(j->ts, up->multi, util_mono_ms());
+			return (1);
+		case HUNTING_USE_GRAPH:
+			j->backend = BACKEND_GRAPH;
+			path = HUNTING_GRAPH_PATH;
+			j->reshape = 1;
+			break;
+		case HUNTING_USE_LEGACY:
+			path = j->rt->upstream;
+			legacy_body(j);
+			if (util_mono_ms() - up->last_warn_ms >=
+			    UP_WARN_EVERY_MS || up->last_warn_ms == 0) {
+				up->last_warn_ms = util_mono_ms();
+				log_warnx("hunting uses the %s (%s); it stops "
+				    "returning data on 2027-02-01, in %ld "
+				    "day(s): %s", backend_title(j->backend),
+				    d.why, d.days_left, hunting_fix);
+			}
+			break;
+		}
 	}
+	buf_init(&url, 32 * 1024);
+	if (buf_addstr(&url, backend_url(up->cf, j->backend)) == -1 ||
+	    buf_addstr(&url, path ? path : "") == -1) {
+		buf_free(&url);
+		fail_job(j, 414, "BadRequest", "the request URI is too long",
+		    NULL);
+		return (-1);
+	}
+	free(j->url);
+	j->url = buf_take(&url, NULL);
+	j->ts = up->src[j->backend];
+	j->resolved = 1;
+	return (0);
 }
 
 /* ---- jobs and messages ---- */
@@ -517,39 +573,39 @@ finish_token(struct upstream *up, CURLcode res)
 static void
 dispatch(struct upstream *up, struct job *j)
 {
-	struct token *tok = token_current(up->tc, util_now());
+	struct token	*tok;
+	long long	 now_ms = util_mono_ms();
 
-	if (tok) {
+	if (!j->resolved && resolve(up, j) != 0)
+		return;
+	if ((tok = tokensrc_token(j->ts, now_ms)) != NULL) {
 		start_transfer(up, j, tok);
 		return;
 	}
-	if (!token_refreshing(up->tc) && token_backing_off(up->tc)) {
-		fail_token(up, j);
+	if (tokensrc_backing_off(j->ts, now_ms)) {
+		fail_token(j);
 		return;
 	}
-	j->waiting = 1;
-	j->wnext = NULL;
-	if (up->w_tail)
-		up->w_tail->wnext = j;
-	else
-		up->w_head = j;
-	up->w_tail = j;
-	start_token_request(up);
+	tokensrc_park(j->ts, j);
+	tokensrc_poll(j->ts, up->multi, now_ms);
 }
 
+/* A token request finished: everyone who waited continues together. */
 static void
-waiters_remove(struct upstream *up, struct job *j)
+finish_token(struct upstream *up, struct tokensrc *ts, CURLcode res)
 {
-	struct job **pp, *prev = NULL;
+	struct job *j, *next;
 
-	for (pp = &up->w_head; *pp; prev = *pp, pp = &(*pp)->wnext) {
-		if (*pp != j)
-			continue;
-		*pp = j->wnext;
-		if (up->w_tail == j)
-			up->w_tail = prev;
+	tokensrc_finished(ts, up->multi, res);
+	j = tokensrc_take_waiters(ts);
+	for (; j != NULL; j = next) {
+		next = j->wnext;
+		j->wnext = NULL;
 		j->waiting = 0;
-		return;
+		if (j->resolved && tokensrc_token(ts, util_mono_ms()) == NULL)
+			fail_token(j);
+		else
+			dispatch(up, j);
 	}
 }
 
@@ -576,12 +632,10 @@ handle_msg(struct upstream *up, struct job_msg *m)
 		break;
 	case JOB_MSG_CANCEL:
 		if (j->waiting) {
-			waiters_remove(up, j);
+			tokensrc_unpark(j->ts, j);
 			job_unref(j);	/* the back thread's reference */
 		} else if (j->easy) {
 			detach(up, j);
-			token_unref(j->tok);
-			j->tok = NULL;
 			log_debug("%s: client went away: transfer cancelled",
 			    j->reqid);
 			job_unref(j);	/* the back thread's reference */
@@ -595,7 +649,7 @@ static int
 drain_inbox(struct upstream *up)
 {
 	struct job_msg		*m, *next;
-	const struct gw_config	*ncf;
+	const struct gw_config	*ncf, *old;
 	int			 stopping;
 
 	pthread_mutex_lock(&up->mu);
@@ -606,33 +660,22 @@ drain_inbox(struct upstream *up)
 	up->new_cf = NULL;
 	pthread_mutex_unlock(&up->mu);
 	if (ncf) {
-		/*
-		 * Only this thread reads the secret: wipe the old one now
-		 * rather than when the old config is freed at exit.
-		 */
-		struct gw_config *old = (struct gw_config *)(uintptr_t)up->cf;
+		old = up->cf;
 		int changed = strcmp(old->tenant_id, ncf->tenant_id) ||
 		    strcmp(old->client_id, ncf->client_id) ||
 		    strcmp(old->authority_host, ncf->authority_host) ||
-		    strcmp(old->scope, ncf->scope) ||
 		    old->token_version != ncf->token_version ||
 		    strcmp(old->client_secret ? old->client_secret : "",
 		    ncf->client_secret ? ncf->client_secret : "");
 
-		util_free_secret(old->client_secret);
-		old->client_secret = NULL;
 		up->cf = ncf;
 		/* a token request in flight finishes with the old settings */
-		token_config_changed(up->tc, ncf, changed);
+		for (int b = 0; b < BACKEND__COUNT; b++)
+			tokensrc_reload(up->src[b], ncf, changed);
 		/* new credentials: idle handles pick up new TLS settings */
 		while (up->npool > 0)
 			curl_easy_cleanup(up->pool[--up->npool]);
-		if (!up->tok_active && up->tok_easy) {
-			curl_easy_cleanup(up->tok_easy);
-			up->tok_easy = NULL;
-			curl_slist_free_all(up->tok_hdrs);
-			up->tok_hdrs = NULL;
-		}
+		cfgref_put(old);
 		log_info("configuration reloaded");
 	}
 	for (; m != NULL; m = next) {
@@ -706,20 +749,28 @@ fail_everything(struct upstream *up)
 {
 	struct job *j, *next;
 
-	for (j = up->w_head; j != NULL; j = next) {
-		next = j->wnext;
-		j->waiting = 0;
-		fail_job(j, 503, "ServiceUnavailable", "defgate is shutting "
-		    "down", NULL);
-	}
-	up->w_head = up->w_tail = NULL;
+	for (int b = 0; b < BACKEND__COUNT; b++)
+		for (j = tokensrc_take_waiters(up->src[b]); j; j = next) {
+			next = j->wnext;
+			j->waiting = 0;
+			fail_job(j, 503, "ServiceUnavailable", "defgate is "
+			    "shutting down", NULL);
+		}
 	while ((j = up->active) != NULL) {
 		detach(up, j);
-		token_unref(j->tok);
-		j->tok = NULL;
 		fail_job(j, 503, "ServiceUnavailable", "defgate is shutting "
 		    "down", NULL);
 	}
+}
+
+static void
+probe_job(struct job *j, long long now)
+{
+	if (now - j->start_ms < UP_PROBE_MS)
+		return;
+	pthread_mutex_lock(&j->mu);
+	job_notify(j);
+	pthread_mutex_unlock(&j->mu);
 }
 
 /*
@@ -731,20 +782,17 @@ static void
 probe(struct upstream *up)
 {
 	long long	 now = util_mono_ms();
-	struct job	*j;
+	struct job	*j, *w;
 
 	if (now - up->last_probe_ms < UP_PROBE_MS)
 		return;
 	up->last_probe_ms = now;
-	for (int pass = 0; pass < 2; pass++)
-		for (j = pass ? up->w_head : up->active; j != NULL;
-		    j = pass ? j->wnext : j->anext) {
-			if (now - j->start_ms < UP_PROBE_MS)
-				continue;
-			pthread_mutex_lock(&j->mu);
-			job_notify(j);
-			pthread_mutex_unlock(&j->mu);
-		}
+	for (j = up->active; j != NULL; j = j->anext)
+		probe_job(j, now);
+	for (int b = 0; b < BACKEND__COUNT; b++) {
+		for (w = tokensrc_waiters(up->src[b]); w; w = w->wnext)
+			probe_job(w, now);
+	}
 }
 
 static void *
@@ -756,31 +804,44 @@ upstream_main(void *arg)
 	long		 wait_ms;
 
 	for (;;) {
+		long long now_ms;
+
 		if (drain_inbox(up))
 			break;
-		if (token_refresh_due(up->tc, util_now()))
-			start_token_request(up);
+		now_ms = util_mono_ms();
+		/* hunting on Graph in any case (graph, or auto after the
+		 * retirement): keep its token ready, /readyz depends on it */
+		if (up->cf->hunting_backend == CONFIG_HUNT_GRAPH ||
+		    (up->cf->hunting_backend == CONFIG_HUNT_AUTO &&
+		    util_now() >= HUNTING_RETIREMENT))
+			tokensrc_use(up->src[BACKEND_GRAPH]);
+		for (int b = 0; b < BACKEND__COUNT; b++)
+			tokensrc_poll(up->src[b], up->multi, now_ms);
 		curl_multi_perform(up->multi, &running);
 		while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
-			CURL	*e = msg->easy_handle;
-			CURLcode res = msg->data.result;
+			CURL		*e = msg->easy_handle;
+			CURLcode	 res = msg->data.result;
+			struct job	*j = NULL;
+			int		 b;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
-			if (e == up->tok_easy)
-				finish_token(up, res);
-			else {
-				struct job *j = NULL;
-
-				curl_easy_getinfo(e, CURLINFO_PRIVATE,
-				    (char **)&j);
-				if (j)
-					finish_api(up, j, res);
+			for (b = 0; b < BACKEND__COUNT; b++)
+				if (tokensrc_owns(up->src[b], e))
+					break;
+			if (b < BACKEND__COUNT) {
+				finish_token(up, up->src[b], res);
+				continue;
 			}
+			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
+			if (j)
+				finish_api(up, j, res);
 		}
 		probe(up);
-		wait_ms = token_next_event_ms(up->tc, util_mono_ms(),
-		    UP_POLL_CAP_MS);
+		now_ms = util_mono_ms();
+		wait_ms = UP_POLL_CAP_MS;
+		for (int b = 0; b < BACKEND__COUNT; b++)
+			wait_ms = tokensrc_next_ms(up->src[b], now_ms, wait_ms);
 		curl_multi_poll(up->multi, NULL, 0, (int)wait_ms, NULL);
 	}
 	fail_everything(up);
@@ -798,7 +859,7 @@ upstream_main(void *arg)
 		for (; m; m = next) {
 			next = m->next;
 			if (m->type == JOB_MSG_CANCEL && m->job->waiting)
-				waiters_remove(up, m->job);
+				tokensrc_unpark(m->job->ts, m->job);
 			msg_after_exit(m);
 		}
 	}
@@ -810,9 +871,8 @@ upstream_start(const struct gw_config *cf)
 {
 	struct upstream *up = xcalloc(1, sizeof(*up));
 
-	up->cf = cf;
+	up->cf = cfgref_get(cf);
 	pthread_mutex_init(&up->mu, NULL);
-	buf_init(&up->tok_body, UP_TOKEN_BODY_MAX);
 	if ((up->multi = curl_multi_init()) == NULL)
 		fatalx("curl_multi_init failed");
 	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -820,10 +880,20 @@ upstream_start(const struct gw_config *cf)
 	    cf->max_upstream_conns);
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS,
 	    cf->max_upstream_conns * 2 + 2);
-	up->tc = token_cache_new(cf);
+	for (int b = 0; b < BACKEND__COUNT; b++)
+		up->src[b] = tokensrc_new((enum backend_id)b, cf);
+	/* /incidents (and /readyz) need the Defender token from the start;
+	 * the others are fetched when a request first needs them */
+	tokensrc_use(up->src[BACKEND_DEFENDER]);
 	if (pthread_create(&up->thread, NULL, upstream_main, up) != 0)
 		fatal("pthread_create");
 	return (up);
+}
+
+struct tokensrc *
+upstream_tokensrc(struct upstream *up, enum backend_id b)
+{
+	return (up->src[b]);
 }
 
 void
@@ -853,9 +923,14 @@ upstream_cancel(struct upstream *up, struct job *j)
 void
 upstream_reload(struct upstream *up, const struct gw_config *cf)
 {
+	const struct gw_config *prev;
+
+	cfgref_get(cf);
 	pthread_mutex_lock(&up->mu);
+	prev = up->new_cf;	/* two reloads before the thread woke up */
 	up->new_cf = cf;
 	pthread_mutex_unlock(&up->mu);
+	cfgref_put(prev);
 	curl_multi_wakeup(up->multi);
 }
 
@@ -869,17 +944,22 @@ upstream_stop(struct upstream *up)
 	pthread_mutex_unlock(&up->mu);
 	curl_multi_wakeup(up->multi);
 	pthread_join(up->thread, NULL);
-	if (up->tok_active)
-		curl_multi_remove_handle(up->multi, up->tok_easy);
-	if (up->tok_easy)
-		curl_easy_cleanup(up->tok_easy);
-	curl_slist_free_all(up->tok_hdrs);
+}
+
+void
+upstream_free(struct upstream *up)
+{
+	if (up == NULL)
+		return;
+	for (int b = 0; b < BACKEND__COUNT; b++)
+		tokensrc_free(up->src[b], up->multi);
 	while (up->npool > 0)
 		curl_easy_cleanup(up->pool[--up->npool]);
 	curl_multi_cleanup(up->multi);
-	token_cache_free(up->tc);
-	util_free_secret(up->tok_post);
-	buf_wipe(&up->tok_body);
+	pthread_mutex_lock(&up->mu);
+	cfgref_put(up->new_cf);
+	pthread_mutex_unlock(&up->mu);
+	cfgref_put(up->cf);
 	pthread_mutex_destroy(&up->mu);
 	free(up);
 }

@@ -1,10 +1,17 @@
 /*
- * fakeapi.c: the simulated Entra ID token endpoint + Defender XDR API
- * (src/sim.c) as a standalone process for the integration tests.
+ * fakeapi.c: the simulated Entra ID token endpoint + Defender XDR, MDE
+ * and Graph security APIs (src/sim.c) as a standalone process for the
+ * integration tests.
  *
  *   fakeapi [--port N] [--port-file PATH] [--ca-out PATH] [--tenant T]
  *           [--client-id C] [--client-secret S] [--roles R]
+ *           [--graph-roles R] [--mde-roles R] [--no-machines]
  *           [--lifetime N] [--token-version 1|2] [-v]
+ *
+ * --roles (alias --defender-roles), --graph-roles, --mde-roles: the roles
+ * of that audience's tokens, comma-separated ("" : no roles claim; absent:
+ * all of that audience's roles). --no-machines: MDE's 404 for
+ * /api/machines.
  *
  * Threads: main blocks SIGTERM/SIGINT before the sim starts its threads
  * (so they inherit the mask) and waits for one with sigwait(); the sim
@@ -29,6 +36,7 @@ usage(void)
 	    "[--ca-out PATH] [--tenant T]\n"
 	    "               [--client-id C] [--client-secret S] [--roles R] "
 	    "[--lifetime N]\n"
+	    "               [--graph-roles R] [--mde-roles R] [--no-machines]\n"
 	    "               [--token-version 1|2] [-v]\n");
 	exit(2);
 }
@@ -88,6 +96,10 @@ main(int argc, char *argv[])
 			verbose = 1;
 			continue;
 		}
+		if (strcmp(a, "--no-machines") == 0) {
+			o.no_machines = 1;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -103,8 +115,13 @@ main(int argc, char *argv[])
 			o.client_id = v;
 		else if (strcmp(a, "--client-secret") == 0)
 			o.client_secret = v;
-		else if (strcmp(a, "--roles") == 0)
-			o.roles = v;
+		else if (strcmp(a, "--roles") == 0 ||
+		    strcmp(a, "--defender-roles") == 0)
+			o.roles[SIM_AUD_DEFENDER] = v;
+		else if (strcmp(a, "--graph-roles") == 0)
+			o.roles[SIM_AUD_GRAPH] = v;
+		else if (strcmp(a, "--mde-roles") == 0)
+			o.roles[SIM_AUD_MDE] = v;
 		else if (strcmp(a, "--lifetime") == 0)
 			o.token_lifetime = (int)num_arg(a, v, 1, 30 * 86400);
 		else if (strcmp(a, "--token-version") == 0)

@@ -145,6 +145,9 @@ start_defgate() {
 		    export AZURE_CLIENT_SECRET=${GW_SECRET:-$SECRET}
 		export AZURE_AUTHORITY_HOST=${GW_AUTHORITY:-$FAKE_URL}
 		export DEFGATE_API_URL=${GW_API:-$FAKE_URL} DEFGATE_CA_FILE=$CA
+		# every backend on the fake: no test traffic leaves loopback
+		export DEFGATE_GRAPH_URL=${GW_GRAPH:-${GW_API:-$FAKE_URL}}
+		export DEFGATE_MDE_URL=${GW_MDE:-${GW_API:-$FAKE_URL}}
 		exec $DEFGATE_WRAPPER "$DEFGATE" --listen 127.0.0.1:0 "$@" \
 		    2>>"$GW_LOG"
 	) &

@@ -99,7 +99,8 @@ is "$CODE" 200 "POST /hunting: 200"
 is "$(json '.Results|length')" 3 "POST /hunting: 3 rows for take 3"
 snap
 is "$(last .last_request.method)" POST "hunting forwarded as POST"
-is "$(last .last_request.path)" /api/advancedhunting/run "hunting upstream path"
+# the Graph token carries ThreatHunting.Read.All: auto picks Graph
+is "$(last .last_request.path)" /v1.0/security/runHuntingQuery "hunting upstream path (Graph)"
 is "$(last .last_request.body)" "$hb" "hunting body forwarded byte for byte"
 
 # ---- GET /hunting?query= ----
@@ -108,7 +109,7 @@ is "$CODE" 200 "GET /hunting?query=: 200"
 is "$(json '.Results|length')" 2 "GET /hunting?query=: 2 rows for take 2"
 snap
 is "$(last .last_request.method)" POST "GET /hunting becomes a POST upstream"
-is "$(last .last_request.path)" /api/advancedhunting/run "GET /hunting upstream path"
+is "$(last .last_request.path)" /v1.0/security/runHuntingQuery "GET /hunting upstream path (Graph)"
 is "$(last .last_request.body)" '{"Query":"DeviceInfo | take 2"}' \
     "GET /hunting: body built from the decoded query"
 is "$(last '.last_request.query')" "" "GET /hunting: no query string upstream"
@@ -166,7 +167,7 @@ conns() { echo $(( $(last .connections) - NSNAP )); }
 NSNAP=0
 snap() { STATS=$(fake_ctl stats); NSNAP=$((NSNAP + 1)); }
 snap
-is "$(last .token_requests)" 1 "one token request so far"
+is "$(last .token_requests_by_audience.defender)" 1 "one Defender token request so far"
 c0=$(conns)
 is "$(count 50 /incidents 1)" 50 "50 sequential GET /incidents: all 200"
 snap
@@ -174,7 +175,7 @@ is "$(conns)" "$c0" "50 sequential requests opened no new upstream connection"
 is "$(count 50 /incidents 50)" 50 "50 parallel GET /incidents: all 200"
 is "$(count 25 "/incidents/$ID" 25)" 25 "25 parallel GET /incidents/{id}: all 200"
 snap
-is "$(last .token_requests)" 1 "still one token request after 140 requests"
+is "$(last .token_requests_by_audience.defender)" 1 "still one Defender token request after 140 requests"
 c2=$(conns)
 [ "$c2" -le $((c0 + 8)) ] 2>/dev/null
 ok $? "parallel requests stay within max_upstream_connections ($c0 -> $c2)"

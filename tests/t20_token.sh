@@ -19,20 +19,33 @@ for i in $(seq 30); do curl -s -o /dev/null "$GW/incidents?\$top=1"; done
 is "$(fake_stat .token_requests)" 1 "one token request for 130 API requests"
 
 # --- upstream 401 (token revoked): refresh once, retry once, succeed
+sleep 2.1	# a 401 means "revoked" only for a token older than 2 s
 fake_ctl revoke '{}' >/dev/null
 req GET /incidents
 is "$CODE" 200 "revoked token: request retried with a new token"
 is "$(fake_stat .token_requests)" 2 "revoked token: exactly one new token"
 grep -q 'retrying once' "$GW_LOG"; ok $? "the 401 retry is logged"
 
+# --- a 401 on a token younger than 2 s is the API's answer: no new token
+fake_fault '{"target":"api","kind":"status","status":401,"count":1}'
+req GET /incidents
+is "$CODE" 401 "401 on a fresh token reaches the client"
+is "$(fake_stat .token_requests)" 2 "401 on a token younger than 2 s: no new token"
+
 # --- a 401 that persists is passed through, never a loop
+sleep 2.1
 fake_fault '{"target":"api","kind":"status","status":401,"count":2}'
 req GET /incidents
 is "$CODE" 401 "persistent 401 reaches the client after one retry"
 is "$(fake_stat .token_requests)" 3 "persistent 401: one refresh only"
+# an accepted call (not a new token) ends the run of 401s
+req GET /incidents
+is "$CODE" 200 "after the persistent 401: 200 with the same token"
+is "$(fake_stat .token_requests)" 3 "after the persistent 401: no new token"
 
 # --- token endpoint outage with an AADSTS error: 503 with code and hint
 fake_fault '{"target":"token","kind":"status","status":401,"error":"invalid_client","aadsts":7000222,"count":-1}'
+sleep 2.1	# old enough for a 401 to mean "revoked"
 fake_ctl revoke '{}' >/dev/null
 req GET /incidents
 is "$CODE" 503 "token outage: 503"

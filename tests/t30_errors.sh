@@ -41,8 +41,8 @@ gw_error NotFound 404 "unknown path"
 like "$(hdr Content-Type)" application/json "unknown path: JSON Content-Type"
 like "$(json .error.message)" /incidents "unknown path: message lists the endpoints"
 keep
-req GET /api/incidents
-is "$CODE" 404 "GET /api/incidents (upstream path) is not a local route: 404"
+req GET /api/users
+is "$CODE" 404 "GET /api/users (no row of the route table) is not a route: 404"
 req POST /incidents -H 'Content-Type: application/json' -d '{}'
 gw_error MethodNotAllowed 405 "POST /incidents"
 is "$(hdr Allow)" GET "POST /incidents: Allow: GET"

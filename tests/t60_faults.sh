@@ -240,6 +240,39 @@ sleep 0.2
 grep -q 'reload rejected' "$GW_LOG"; ok $? "a bad new configuration is rejected with a log line"
 req GET /incidents
 is "$CODE" 200 "the old configuration stays in use"
+stop_defgate
+
+# SIGHUP with the secret in AZURE_CLIENT_SECRET (scrubbed from the
+# environment at start), and many more reloads than there used to be room
+# for: every one works, and old configurations are freed.
+cat > "$T/env.conf" <<CONF
+allow_write = false
+CONF
+start_defgate --config "$T/env.conf" -v
+wait_ready || bail "defgate not ready: $(cat "$GW_LOG")"
+(for i in $(seq 40); do curl -s -o /dev/null "$GW/incidents?\$top=1"; done) &
+bg=$!
+for i in $(seq 70); do
+	kill -HUP "$GW_PID"
+	sleep 0.05
+done
+wait "$bg"
+sleep 0.3
+n=$(grep -c 'configuration reloaded' "$GW_LOG")
+[ "$n" -gt 64 ]; ok $? "70 SIGHUPs with the secret from the environment: $n reloads (> 64)"
+grep -q 'reload rejected' "$GW_LOG"; is $? 1 "no reload was rejected"
+live=$(grep -o '[0-9]* configuration(s) in memory' "$GW_LOG" | tail -1 | cut -d' ' -f1)
+[ -n "$live" ] && [ "$live" -le 3 ]; ok $? "old configurations are freed (${live:-?} in memory)"
+printf 'allow_write = true\n' > "$T/env.conf"
+kill -HUP "$GW_PID"
+sleep 0.3
+req PATCH "/incidents/$(curl -s "$GW/incidents?\$top=1" | jq -r '.value[0].incidentId')" \
+    -H 'Content-Type: application/json' --data '{"status":"InProgress"}'
+is "$CODE" 200 "after 71 reloads the new setting took effect and the secret still works"
+fake_ctl revoke '{}' >/dev/null
+sleep 2.1
+req GET /incidents
+is "$CODE" 200 "a new token after the reloads: the kept secret is used"
 
 # hardening: no core dumps, warning for a non-loopback listener
 is "$(prlimit --pid "$GW_PID" --core --output SOFT --noheadings | tr -d ' ')" 0 \

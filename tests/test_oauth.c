@@ -61,7 +61,7 @@ test_body(void)
 	size_t		 len = 0;
 
 	make_config(&cf, 2, "a&b=c+d e%f~g.h_i-j/k");
-	b = oauth_token_body(&cf, &len);
+	b = oauth_token_body(&cf, cf.scope, &len);
 	is_str(b, "grant_type=client_credentials"
 	    "&client_id=" CLIENT
 	    "&scope=https%3A%2F%2Fapi.security.microsoft.com%2F.default"
@@ -73,7 +73,7 @@ test_body(void)
 	util_free_secret(b);
 
 	cf.token_version = 1;
-	b = oauth_token_body(&cf, &len);
+	b = oauth_token_body(&cf, cf.scope, &len);
 	is_str(b, "grant_type=client_credentials"
 	    "&client_id=" CLIENT
 	    "&resource=https%3A%2F%2Fapi.security.microsoft.com"
@@ -86,12 +86,12 @@ test_body(void)
 
 	/* a v1 resource that has no /.default suffix is used as is */
 	config_set(&cf, "scope", "https://graph.microsoft.com", NULL);
-	b = oauth_token_body(&cf, NULL);
+	b = oauth_token_body(&cf, cf.scope, NULL);
 	like(b, "&resource=https%3A%2F%2Fgraph.microsoft.com&",
 	    "v1 resource without suffix kept");
 	util_free_secret(b);
 	config_set(&cf, "scope", "/.default", NULL);
-	b = oauth_token_body(&cf, NULL);
+	b = oauth_token_body(&cf, cf.scope, NULL);
 	like(b, "&resource=%2F.default&",
 	    "a scope that is only /.default is not cut to nothing");
 	util_free_secret(b);
@@ -99,7 +99,7 @@ test_body(void)
 	/* non-ASCII secret bytes are escaped too */
 	config_set(&cf, "client_secret", "\xc3\xa9\x01", NULL);
 	cf.token_version = 2;
-	b = oauth_token_body(&cf, NULL);
+	b = oauth_token_body(&cf, cf.scope, NULL);
 	like(b, "&client_secret=%C3%A9%01", "non-ASCII secret escaped");
 	util_free_secret(b);
 	config_free(&cf);

@@ -34,7 +34,7 @@ struct route_case {
 	const char		*method;
 	const char		*uri;
 	enum router_result	 want;
-	enum route_id		 id;
+	const char		*name;		/* the row's name */
 	const char		*allow;
 };
 
@@ -42,54 +42,74 @@ static void
 test_routes(void)
 {
 	static const struct route_case cases[] = {
-		{ "GET", "/incidents", ROUTER_OK, ROUTE_INCIDENTS, "GET" },
-		{ "POST", "/incidents", ROUTER_BAD_METHOD, ROUTE_INCIDENTS, "GET" },
-		{ "PATCH", "/incidents", ROUTER_BAD_METHOD, ROUTE_INCIDENTS, "GET" },
-		{ "DELETE", "/incidents", ROUTER_BAD_METHOD, ROUTE_INCIDENTS, "GET" },
-		{ "HEAD", "/incidents", ROUTER_BAD_METHOD, ROUTE_INCIDENTS, "GET" },
-		{ "get", "/incidents", ROUTER_BAD_METHOD, ROUTE_INCIDENTS, "GET" },
-		{ "GET", "/incidents/42", ROUTER_OK, ROUTE_INCIDENT, "GET, PATCH" },
-		{ "PATCH", "/incidents/42", ROUTER_OK, ROUTE_INCIDENT, "GET, PATCH" },
-		{ "POST", "/incidents/42", ROUTER_BAD_METHOD, ROUTE_INCIDENT,
+		{ "GET", "/incidents", ROUTER_OK, "incidents", "GET" },
+		{ "POST", "/incidents", ROUTER_BAD_METHOD, "incidents", "GET" },
+		{ "PATCH", "/incidents", ROUTER_BAD_METHOD, "incidents", "GET" },
+		{ "DELETE", "/incidents", ROUTER_BAD_METHOD, "incidents", "GET" },
+		{ "HEAD", "/incidents", ROUTER_BAD_METHOD, "incidents", "GET" },
+		{ "get", "/incidents", ROUTER_BAD_METHOD, "incidents", "GET" },
+		{ "GET", "/incidents/42", ROUTER_OK, "incident", "GET, PATCH" },
+		{ "PATCH", "/incidents/42", ROUTER_OK, "incident_update",
 		  "GET, PATCH" },
-		{ "DELETE", "/incidents/42", ROUTER_BAD_METHOD, ROUTE_INCIDENT,
+		{ "POST", "/incidents/42", ROUTER_BAD_METHOD, "incident",
 		  "GET, PATCH" },
-		{ "PUT", "/incidents/42", ROUTER_BAD_METHOD, ROUTE_INCIDENT,
+		{ "DELETE", "/incidents/42", ROUTER_BAD_METHOD, "incident",
 		  "GET, PATCH" },
-		{ "GET", "/hunting", ROUTER_OK, ROUTE_HUNTING, "GET, POST" },
-		{ "POST", "/hunting", ROUTER_OK, ROUTE_HUNTING, "GET, POST" },
-		{ "PATCH", "/hunting", ROUTER_BAD_METHOD, ROUTE_HUNTING,
+		{ "PUT", "/incidents/42", ROUTER_BAD_METHOD, "incident",
+		  "GET, PATCH" },
+		{ "GET", "/hunting", ROUTER_OK, "hunting", "GET, POST" },
+		{ "POST", "/hunting", ROUTER_OK, "hunting", "GET, POST" },
+		{ "PATCH", "/hunting", ROUTER_BAD_METHOD, "hunting",
 		  "GET, POST" },
-		{ "PUT", "/hunting", ROUTER_BAD_METHOD, ROUTE_HUNTING, "GET, POST" },
-		{ "GET", "/status", ROUTER_OK, ROUTE_STATUS, "GET" },
-		{ "GET", "/", ROUTER_OK, ROUTE_STATUS, "GET" },
-		{ "POST", "/status", ROUTER_BAD_METHOD, ROUTE_STATUS, "GET" },
-		{ "POST", "/", ROUTER_BAD_METHOD, ROUTE_STATUS, "GET" },
-		{ "GET", "/status.json", ROUTER_OK, ROUTE_STATUS_JSON, "GET" },
-		{ "PUT", "/status.json", ROUTER_BAD_METHOD, ROUTE_STATUS_JSON,
+		{ "PUT", "/hunting", ROUTER_BAD_METHOD, "hunting", "GET, POST" },
+		{ "GET", "/status", ROUTER_OK, "status", "GET" },
+		{ "GET", "/", ROUTER_OK, "status", "GET" },
+		{ "POST", "/status", ROUTER_BAD_METHOD, "status", "GET" },
+		{ "POST", "/", ROUTER_BAD_METHOD, "status", "GET" },
+		{ "GET", "/status.json", ROUTER_OK, "status.json", "GET" },
+		{ "PUT", "/status.json", ROUTER_BAD_METHOD, "status.json",
 		  "GET" },
-		{ "GET", "/status.css", ROUTER_OK, ROUTE_ASSET, "GET" },
-		{ "GET", "/status.js", ROUTER_OK, ROUTE_ASSET, "GET" },
-		{ "DELETE", "/status.js", ROUTER_BAD_METHOD, ROUTE_ASSET, "GET" },
-		{ "GET", "/healthz", ROUTER_OK, ROUTE_HEALTHZ, "GET" },
-		{ "POST", "/healthz", ROUTER_BAD_METHOD, ROUTE_HEALTHZ, "GET" },
-		{ "GET", "/readyz", ROUTER_OK, ROUTE_READYZ, "GET" },
-		{ "POST", "/readyz", ROUTER_BAD_METHOD, ROUTE_READYZ, "GET" },
+		{ "GET", "/status.css", ROUTER_OK, "assets", "GET" },
+		{ "GET", "/status.js", ROUTER_OK, "assets", "GET" },
+		{ "DELETE", "/status.js", ROUTER_BAD_METHOD, "assets", "GET" },
+		{ "GET", "/healthz", ROUTER_OK, "healthz", "GET" },
+		{ "POST", "/healthz", ROUTER_BAD_METHOD, "healthz", "GET" },
+		{ "GET", "/readyz", ROUTER_OK, "readyz", "GET" },
+		{ "POST", "/readyz", ROUTER_BAD_METHOD, "readyz", "GET" },
 		/* 404s */
-		{ "GET", "/nope", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "POST", "/nope", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/incidents/", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/incidents/1/2", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "PATCH", "/incidents/1/", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/incidentsX", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/Incidents", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/hunting/", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/hunting/run", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/status/", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/status.html", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/healthz/", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "//incidents", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
-		{ "GET", "/api/incidents", ROUTER_NOT_FOUND, ROUTE_NONE, NULL },
+		{ "GET", "/nope", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "POST", "/nope", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/incidents/", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/incidents/1/2", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "PATCH", "/incidents/1/", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/incidentsX", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/Incidents", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/hunting/", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/hunting/run", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/status/", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/status.html", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/healthz/", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "//incidents", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/api/incidents", ROUTER_OK, "xdr_incidents", "GET" },
+		{ "PATCH", "/api/incidents/7", ROUTER_OK, "xdr_incident_update",
+		  "GET, PATCH" },
+		{ "GET", "/api/alerts/abc", ROUTER_OK, "mde_alert", "GET" },
+		{ "POST", "/api/machines", ROUTER_BAD_METHOD, "mde_machines",
+		  "GET" },
+		{ "POST", "/api/advancedqueries/run", ROUTER_OK, "mde_hunting",
+		  "POST" },
+		{ "GET", "/api/advancedhunting/run", ROUTER_BAD_METHOD,
+		  "xdr_hunting", "POST" },
+		{ "POST", "/v1.0/security/runHuntingQuery", ROUTER_OK,
+		  "graph_hunting", "POST" },
+		{ "GET", "/v1.0/security/alerts_v2/x-1", ROUTER_OK,
+		  "graph_alert", "GET" },
+		{ "GET", "/v1.0/security/alerts", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/api/users", ROUTER_NOT_FOUND, NULL, NULL },
+		{ "GET", "/api/incidents/1/alerts", ROUTER_NOT_FOUND, NULL,
+		  NULL },
+		{ "GET", "/beta/security/incidents", ROUTER_NOT_FOUND, NULL,
+		  NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -105,8 +125,8 @@ test_routes(void)
 		if (c->want == ROUTER_NOT_FOUND)
 			continue;
 		snprintf(name, sizeof(name), "%s %s -> route %s", c->method,
-		    c->uri, router_name(c->id));
-		is_int(m.id, c->id, name);
+		    c->uri, c->name);
+		is_str(router_name(m.id), c->name, name);
 		snprintf(name, sizeof(name), "%s %s -> Allow: %s", c->method,
 		    c->uri, c->allow);
 		is_str(m.allow, c->allow, name);
@@ -122,35 +142,35 @@ test_details(void)
 
 	is_int(router_match("GET", "/incidents/abc-DEF_123", &m), ROUTER_OK,
 	    "incident id with letters, digits, - and _");
-	is_str(m.incident_id, "abc-DEF_123", "incident id copied");
+	is_str(m.item_id, "abc-DEF_123", "incident id copied");
 	is_int(m.is_write, 0, "GET is not a write");
 	ok(m.query == NULL && m.querylen == 0, "no query");
 
 	is_int(router_match("PATCH", "/incidents/924565", &m), ROUTER_OK,
 	    "PATCH incident");
-	is_str(m.incident_id, "924565", "PATCH incident id");
+	is_str(m.item_id, "924565", "PATCH incident id");
 	is_int(m.is_write, 1, "PATCH is a write");
 
 	is_int(router_match("GET", "/status.css", &m), ROUTER_OK, "css");
-	is_str(m.asset, "status.css", "css asset name");
+	is_str(m.route->asset, "status.css", "css asset name");
 	is_int(router_match("GET", "/status.js", &m), ROUTER_OK, "js");
-	is_str(m.asset, "status.js", "js asset name");
+	is_str(m.route->asset, "status.js", "js asset name");
 	is_int(router_match("GET", "/status", &m), ROUTER_OK, "status");
-	ok(m.asset == NULL, "status has no asset");
+	ok(m.route->asset == NULL, "status has no asset");
 
 	/* incident id length limits */
 	memcpy(id128, "/incidents/", 11);
 	memset(id128 + 11, '7', ROUTER_MAX_ID);
 	id128[11 + ROUTER_MAX_ID] = '\0';
 	is_int(router_match("GET", id128, &m), ROUTER_OK, "128-char id ok");
-	is_int(strlen(m.incident_id), 128, "128-char id copied whole");
+	is_int(strlen(m.item_id), 128, "128-char id copied whole");
 	memcpy(id129, id128, sizeof(id128));
 	id129[11 + ROUTER_MAX_ID] = '7';
 	id129[12 + ROUTER_MAX_ID] = '\0';
 	is_int(router_match("GET", id129, &m), ROUTER_BAD_PATH,
 	    "129-char id refused");
 	ok(m.reason != NULL, "129-char id has a reason");
-	is_str(m.incident_id, "", "129-char id not copied");
+	is_str(m.item_id, "", "129-char id not copied");
 
 	{
 		static const char *const bad_ids[] = { "/incidents/1.2",
@@ -167,14 +187,13 @@ test_details(void)
 	}
 
 	/* names */
-	is_str(router_name(ROUTE_INCIDENTS), "incidents", "name incidents");
-	is_str(router_name(ROUTE_HUNTING), "hunting", "name hunting");
-	is_str(router_name(ROUTE_STATUS_JSON), "status.json", "name status.json");
-	is_str(router_name(ROUTE_NONE), "other", "name none");
-	is_str(router_name(ROUTE__COUNT), "other", "out of range -> other");
-	is_str(router_name((enum route_id)-1), "other", "negative -> other");
-	for (int i = 0; i < ROUTE__COUNT; i++)
-		ok(router_name((enum route_id)i) != NULL, "route %d named", i);
+	is_str(router_name(0), routes[0].name, "name of row 0");
+	is_str(router_name(-1), "other", "name none");
+	is_str(router_name(nroutes), "other", "out of range -> other");
+	is_str(router_name(-2), "other", "negative -> other");
+	for (int i = 0; i < nroutes; i++)
+		ok(router_name(i) != NULL && *router_name(i), "route %d named",
+		    i);
 }
 
 static void
@@ -205,7 +224,7 @@ test_query(void)
 
 	is_int(router_match("GET", "/incidents/7?a=b", &m), ROUTER_OK,
 	    "query on an incident");
-	is_str(m.incident_id, "7", "id stops at '?'");
+	is_str(m.item_id, "7", "id stops at '?'");
 	is_int(m.querylen, 3, "incident query length");
 
 	is_int(router_match("GET", "/hunting?query=DeviceInfo+%7C+take+1", &m),

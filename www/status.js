@@ -339,24 +339,90 @@
     if (isNum(tok.failures) && tok.failures > 0) f.className = 's5';
   }
 
+  /* The token source of a backend ("defender", "graph", "mde"). */
+  function source(d, backend) {
+    const s = arr(d.token_sources).filter(function (x) { return isObj(x) && x.backend === backend; });
+    return s.length ? s[0] : (backend === 'defender' && isObj(d.token) ? d.token : {});
+  }
+
+  function renderSources(d) {
+    const box = $('sources');
+    clear(box);
+    arr(d.token_sources).filter(isObj).forEach(function (t) {
+      const card = el('div', 'card');
+      const st = t.used === false ? 'not used yet' : String(t.state || 'none');
+      card.appendChild(el('div', 'card-label', t.api || t.backend || ''));
+      const v = el('div', 'card-value');
+      v.appendChild(el('span', 'badge ' + (st === 'valid' || st === 'refreshing' ? 'badge-ok'
+        : st === 'error' || st === 'expired' ? 'badge-solid-bad' : 'badge-off'), st));
+      card.appendChild(v);
+      card.appendChild(el('div', 'card-sub mono', t.scope || ''));
+      card.appendChild(el('div', 'card-sub', 'permissions: ' + (t.permissions_app || '—')));
+      if (isNum(t.expires_at)) {
+        card.appendChild(live('div', 'card-sub', function (n) {
+          n.textContent = 'expires in ' + dur(t.expires_at - nowS());
+        }));
+      }
+      const roles = arr(t.roles).filter((r) => typeof r === 'string');
+      if (t.decoded === true) {
+        card.appendChild(el('div', 'card-sub', roles.length ? 'roles: ' + roles.join(', ')
+          : 'no roles: admin consent missing'));
+        if (t.stale === true) card.appendChild(el('div', 'card-sub', 'last good token (expired/invalid)'));
+      }
+      if (isObj(t.last_error)) {
+        const e = t.last_error;
+        card.appendChild(el('div', 'card-sub missing', 'last error: ' + str(e.error) +
+          (isNum(e.aadsts) ? ' AADSTS' + e.aadsts : '') + (e.hint ? ' — ' + e.hint : '')));
+      }
+      box.appendChild(card);
+    });
+  }
+
+  function renderHunting(d) {
+    const box = $('hunting');
+    clear(box);
+    const h = isObj(d.hunting) ? d.hunting : null;
+    if (!h) return;
+    const dl = el('dl', 'kv');
+    kv(dl, 'served by', h.backend === 'graph' ? 'Microsoft Graph runHuntingQuery'
+      : h.backend === 'none' ? 'nothing (410 Gone)' : h.backend === 'pending'
+      ? 'decided on the first call' : 'Defender XDR / MDE endpoint (retiring)');
+    kv(dl, 'why', str(h.why));
+    kv(dl, 'hunting_backend', str(h.mode));
+    box.appendChild(dl);
+    if (h.warning === true) {
+      const w = el('div', 'alert alert-error');
+      w.appendChild(el('strong', null, h.backend === 'none'
+        ? 'The Defender hunting API was retired on 2027-02-01. '
+        : 'The Defender hunting endpoints stop returning data on 2027-02-01: '));
+      if (h.backend !== 'none' && isNum(h.retirement_at)) {
+        w.appendChild(live('span', 'mono', function (n) {
+          n.textContent = dur(h.retirement_at - nowS()) + ' left (' + h.days_left + ' day(s)). ';
+        }));
+      }
+      w.appendChild(el('span', null, 'Fix: ' + str(h.fix) + '.'));
+      box.appendChild(w);
+    }
+  }
+
   function renderRoutes(d) {
     const tbody = $('routes').tBodies[0];
     clear(tbody);
-    const tok = isObj(d.token) ? d.token : {};
-    const state = tokenState(tok);
-    const roles = arr(tok.roles).filter((r) => typeof r === 'string');
     const allowWrite = get(d.config, 'allow_write');
     const routes = arr(d.routes).filter(isObj);
     if (routes.length === 0) {
       const tr = el('tr');
       const td = el('td', 'empty', 'No routes reported.');
-      td.colSpan = 5;
+      td.colSpan = 6;
       tr.appendChild(td);
       tbody.appendChild(tr);
       return;
     }
     routes.forEach(function (r) {
       const tr = el('tr');
+      const tok = source(d, r.backend);
+      const state = tokenState(tok);
+      const roles = arr(tok.roles).filter((x) => typeof x === 'string');
       const requires = arr(r.requires).filter((x) => typeof x === 'string');
       const missing = arr(r.missing).filter((x) => typeof x === 'string');
 
@@ -365,6 +431,10 @@
       tdPath.appendChild(el('span', 'method', r.method || ''));
       tdPath.appendChild(el('span', 'mono', r.path || '—'));
       tr.appendChild(tdPath);
+
+      const tdBe = el('td', 'nowrap', r.backend || '—');
+      tdBe.setAttribute('data-label', 'Backend');
+      tr.appendChild(tdBe);
 
       const tdUp = el('td', 'mono nowrap', r.upstream || '—');
       tdUp.setAttribute('data-label', 'Upstream');
@@ -387,7 +457,11 @@
       tdTok.setAttribute('data-label', 'Token');
       if (!decoded(tok)) {
         /* No decoded token: the roles are unknown, not missing. */
-        tdTok.appendChild(el('span', 'badge badge-off', state === 'none' ? 'no token yet' : 'no token'));
+        tdTok.appendChild(el('span', 'badge badge-off', tok.used === false ? 'not used yet'
+          : state === 'none' ? 'no token yet' : 'no token'));
+      } else if (tok.stale === true) {
+        tdTok.appendChild(el('span', 'badge badge-solid-bad', 'unusable: no valid token'));
+        tr.className = 'row-bad';
       } else if (r.allowed === true) {
         tdTok.appendChild(el('span', 'badge badge-ok', 'allowed'));
       } else {
@@ -539,8 +613,8 @@
   function render() {
     ticking = [];
     if (data) {
-      const sections = [renderHeader, renderSummary, renderErrors, renderClaims, renderRefresh,
-        renderRoutes, renderRequests, renderUpstream, renderConfig];
+      const sections = [renderHeader, renderSummary, renderErrors, renderHunting, renderSources,
+        renderClaims, renderRefresh, renderRoutes, renderRequests, renderUpstream, renderConfig];
       sections.forEach(function (f) {
         try { f(data); } catch (e) { console.error('defgate status: ' + f.name, e); }
       });

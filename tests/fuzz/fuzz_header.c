@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct job	*j;
 	size_t		 off = 0;
 
-	j = job_new(NULL, ROUTE_INCIDENTS, JOB_GET, "fuzz");
+	j = job_new(NULL, &routes[0], JOB_GET, "fuzz");
 	FUZZ_CHECK(j != NULL);
 	FUZZ_CHECK(j->content_length == -1 && j->status == 0);
 	while (off < size) {

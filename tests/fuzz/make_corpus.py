@@ -247,6 +247,60 @@ def header_seeds():
     write("header", {k: v.encode("latin-1") for k, v in s.items()})
 
 
+def huntshape_seeds():
+    ctx = ("https://graph.microsoft.com/v1.0/$metadata#"
+           "microsoft.graph.security.huntingQueryResults")
+    schema = [{"name": "Timestamp", "type": "DateTime"},
+              {"name": "DeviceName", "type": "String"},
+              {"name": "ProcessCommandLine", "type": "String"},
+              {"name": "InitiatingProcessId", "type": "Int64"},
+              {"name": "AdditionalFields", "type": "Object"}]
+    rows = [{"Timestamp": "2026-11-20T06:38:35.7664356Z",
+             "DeviceName": "ws-0142.corp.contoso.com",
+             "ProcessCommandLine": "powershell.exe -nop -c \"Get-Item "
+             "C:\\Windows\\Temp\\a.ps1\"\r\n",
+             "InitiatingProcessId": 4711,
+             "AdditionalFields": {"name": "n", "type": [1.5, -2e-3, None],
+                                  "schema": True, "results": False}},
+            {"Timestamp": "2026-11-20T06:39:01.0000001Z",
+             "DeviceName": "Jos\u00e9 \U0001F600", "ProcessCommandLine": "",
+             "InitiatingProcessId": 0, "AdditionalFields": []}]
+    graph = {"@odata.context": ctx, "schema": schema, "results": rows}
+    odd = [{"name": "schema", "type": "String", "description": "x"},
+           {"name": "name", "type": "String"},
+           {"name": "type", "type": "String"},
+           {"name": "results", "type": "String"}]
+    odd_rows = [{"schema": "s", "name": "n", "type": "t",
+                 "results": {"name": [], "type": {}}}]
+    compact = json.dumps(graph, separators=(",", ":"))
+    s = {
+        "graph.json": compact,
+        "graph-utf8.json": json.dumps(graph, ensure_ascii=False),
+        "pretty.json": json.dumps(graph, indent=2),
+        "results-first.json": json.dumps(
+            {"results": rows, "stats": {"x": 1}, "schema": schema}),
+        "special-columns.json": json.dumps(
+            {"@odata.context": ctx, "schema": odd, "results": odd_rows}),
+        "escaped-keys.json": '{"sch\\u0065ma":[{"n\\u0061me":"a",'
+        '"\\u0074ype":"String","na\\u006de2":1}],'
+        '"r\\u0065sults":[{"\\ud83d\\ude00":"\\u20ac"}]}',
+        "empty.json": '{"schema":[],"results":[]}',
+        "defender.json": json.dumps(
+            {"Stats": {"ExecutionTime": 0.01}, "Schema": [
+                {"Name": "A", "Type": "String"}], "Results": [{"A": "x"}]}),
+        "truncated.json": compact[:len(compact) // 2],
+        "trailing.json": compact + " {}",
+        "deep.json": '{"schema":[],"results":[{"a":' + "[" * 126
+        + "]" * 126 + "}]}",
+        "graph-error.json": json.dumps({"error": {
+            "code": "BadRequest", "message": "Query could not be parsed",
+            "innerError": {"date": "2026-11-20T06:38:35",
+                           "request-id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                           "client-request-id": "0f1e2d3c"}}}),
+    }
+    write("huntshape", s)
+
+
 if __name__ == "__main__":
     jwt_seeds()
     oauth_seeds()
@@ -254,3 +308,4 @@ if __name__ == "__main__":
     router_seeds()
     query_seeds()
     header_seeds()
+    huntshape_seeds()

@@ -37,9 +37,10 @@ router_check(const char *method, const char *uri, enum router_result r,
 	int		 patch = strcmp(method, "PATCH") == 0;
 
 	FUZZ_CHECK((unsigned)r <= ROUTER_BAD_QUERY);
-	FUZZ_CHECK((unsigned)m->id < ROUTE__COUNT);
+	FUZZ_CHECK(m->id >= -1 && m->id < nroutes);
+	FUZZ_CHECK(m->route == (m->id >= 0 ? &routes[m->id] : NULL));
 	FUZZ_CHECK(router_name(m->id) != NULL);
-	FUZZ_CHECK(fuzz_terminated(m->incident_id, sizeof(m->incident_id)));
+	FUZZ_CHECK(fuzz_terminated(m->item_id, sizeof(m->item_id)));
 	plen = q ? (size_t)(q - uri) : ulen;
 
 	/* a returned query lies inside the input, after the '?' */
@@ -50,8 +51,12 @@ router_check(const char *method, const char *uri, enum router_result r,
 		FUZZ_CHECK(m->querylen == strlen(m->query));
 	}
 	switch (r) {
-	case ROUTER_OK:
-		FUZZ_CHECK(m->id != ROUTE_NONE);
+	case ROUTER_OK: {
+		const struct route	*rt = m->route;
+		const char		*idp;
+		size_t			 n = strlen(m->item_id);
+
+		FUZZ_CHECK(rt != NULL);
 		FUZZ_CHECK(m->reason == NULL);
 		/* what is forwarded: the path, exactly one of the routes */
 		FUZZ_CHECK(uri[0] == '/');
@@ -73,32 +78,36 @@ router_check(const char *method, const char *uri, enum router_result r,
 			}
 		} else
 			FUZZ_CHECK(q == NULL || q[1] == '\0');
-		FUZZ_CHECK(m->is_write == (m->id == ROUTE_INCIDENT && patch));
-		if (m->id == ROUTE_INCIDENT) {
-			size_t n = strlen(m->incident_id);
+		FUZZ_CHECK(strcmp(rt->method, method) == 0);
+		FUZZ_CHECK(m->is_write == ((rt->flags & ROUTE_WRITE) != 0));
+		FUZZ_CHECK(!m->is_write || patch || post);
+		/* the path is the row's pattern with the id put in */
+		if ((idp = strstr(rt->path, "{id}")) != NULL) {
+			size_t pre = (size_t)(idp - rt->path);
 
-			FUZZ_CHECK(get || patch);
 			FUZZ_CHECK(n >= 1 && n <= ROUTER_MAX_ID);
 			for (size_t i = 0; i < n; i++)
 				FUZZ_CHECK(id_char((unsigned char)
-				    m->incident_id[i]));
-			FUZZ_CHECK(plen == 11 + n &&
-			    memcmp(uri, "/incidents/", 11) == 0 &&
-			    memcmp(uri + 11, m->incident_id, n) == 0);
+				    m->item_id[i]));
+			FUZZ_CHECK(plen == strlen(rt->path) - 4 + n &&
+			    memcmp(uri, rt->path, pre) == 0 &&
+			    memcmp(uri + pre, m->item_id, n) == 0 &&
+			    memcmp(uri + pre + n, idp + 4, plen - pre - n) ==
+			    0);
 		} else {
-			FUZZ_CHECK(m->incident_id[0] == '\0');
-			if (m->id == ROUTE_HUNTING)
-				FUZZ_CHECK(get || post);
-			else
-				FUZZ_CHECK(get);
+			FUZZ_CHECK(n == 0);
+			FUZZ_CHECK(plen == strlen(rt->path) &&
+			    memcmp(uri, rt->path, plen) == 0);
 		}
-		if (m->id == ROUTE_ASSET)
-			FUZZ_CHECK(m->asset != NULL &&
-			    strncmp(m->asset, "status.", 7) == 0);
+		FUZZ_CHECK(get || post || patch);
+		if (rt->kind == RK_ASSET)
+			FUZZ_CHECK(rt->asset != NULL &&
+			    strncmp(rt->asset, "status.", 7) == 0);
 		break;
+	}
 	case ROUTER_BAD_METHOD:
 		FUZZ_CHECK(m->allow != NULL && *m->allow != '\0');
-		FUZZ_CHECK(m->id != ROUTE_NONE);
+		FUZZ_CHECK(m->route != NULL);
 		break;
 	case ROUTER_BAD_PATH:
 	case ROUTER_BAD_QUERY:
