@@ -33,6 +33,8 @@
 #include "sim.h"
 #include "routes.h"
 #include "status.h"
+#include "steward.h"
+#include "telemetry.h"
 #include "tokensrc.h"
 #include "upstream.h"
 #include "util.h"
@@ -569,14 +571,18 @@ main(int argc, char **argv)
 		    "set allow_from (DEFGATE_ALLOW_FROM) to the networks that "
 		    "may call defgate", cf->listen);
 	status_init(cf, o.demo);
+	if (steward_init(cf) == -1)
+		fatalx("out of memory for the response cache");
 	up = upstream_start(cf);
 	for (int b = 0; b < BACKEND__COUNT; b++)
 		src[b] = upstream_tokensrc(up, (enum backend_id)b);
 	status_set_sources(src);
+	telemetry_set_sources(src);
 	if (httpd_start(cf, up) == -1) {
 		upstream_stop(up);
 		status_cleanup();
 		upstream_free(up);
+		steward_cleanup();
 		demo_stop(&demo);
 		exit(1);
 	}
@@ -608,6 +614,7 @@ main(int argc, char **argv)
 			 * config is freed when its last request is done */
 			httpd_set_config(ncf);
 			status_set_config(ncf);
+			steward_reload(ncf);
 			upstream_reload(up, ncf);
 			cfgref_put(cf);
 			cf = ncf;
@@ -626,6 +633,7 @@ main(int argc, char **argv)
 	httpd_stop();
 	status_cleanup();
 	upstream_free(up);
+	steward_cleanup();
 	demo_stop(&demo);
 	cfgref_put(cf);
 	for (int i = 0; i < o.nsets; i++)

@@ -29,6 +29,7 @@ struct gw_request {
 	struct buf		 body;
 	struct job		*job;
 	unsigned		 status;	/* status answered, for counters */
+	int			 cache;		/* enum steward_cache, for counters */
 	char			 reqid[65];
 	long long		 start_ms;
 };

@@ -428,9 +428,11 @@ quota_throttled(struct quota *q, enum quota_group gi, long long now_ms,
 		delay_ms = QUOTA_MAX_CLOSE_MS;
 	g = &q->g[gi];
 	pthread_mutex_lock(&q->mu);
-	if (now_ms + delay_ms > g->closed_until)
-		g->closed_until = now_ms + delay_ms;
 	g->throttled++;
+	/* a group without limits ("off") is not stewarded: never closed */
+	if ((g->lim.limit[QUOTA_MIN] || g->lim.limit[QUOTA_HOUR]) &&
+	    now_ms + delay_ms > g->closed_until)
+		g->closed_until = now_ms + delay_ms;
 	pthread_mutex_unlock(&q->mu);
 }
 

@@ -110,7 +110,8 @@ int		 quota_take(struct quota *, enum quota_group, long long now_ms,
 /* 0 when a call could go now, else the wait in ms. Takes nothing. */
 long long	 quota_retry_after_ms(struct quota *, enum quota_group,
 		    long long now_ms);
-/* The upstream answered 429: close the group for delay_ms (capped). */
+/* The upstream answered 429: close the group for delay_ms (capped). A
+ * group whose limits are off is counted but never closed. */
 void		 quota_throttled(struct quota *, enum quota_group,
 		    long long now_ms, long long delay_ms);
 void		 quota_view(struct quota *, enum quota_group, long long now_ms,

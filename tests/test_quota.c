@@ -196,6 +196,20 @@ test_throttled(void)
 	is_int(quota_retry_after_ms(q, QUOTA_HUNTING, 40000), HOUR_MS,
 	    "a shorter 429 does not shorten a closure");
 	quota_free(q);
+
+	{
+		struct quota_limit lim[QUOTA__COUNT];
+
+		quota_defaults(lim);
+		memset(&lim[QUOTA_GRAPH], 0, sizeof(lim[QUOTA_GRAPH]));
+		q = quota_new(lim);
+		quota_throttled(q, QUOTA_GRAPH, 0, 30000);
+		is_int(quota_take(q, QUOTA_GRAPH, 1, NULL), 0,
+		    "a group whose limits are off is never closed");
+		quota_view(q, QUOTA_GRAPH, 1, &v);
+		is_int(v.throttled, 1, "... but its 429 is counted");
+		quota_free(q);
+	}
 }
 
 static void
