@@ -8,17 +8,14 @@
 #include "config.h"
 
 static const struct {
-	const char	*name, *title, *app, *url_key, *scope_key;
+	const char	*name, *title, *app, *scope_key;
 } info[BACKEND__COUNT] = {
 	[BACKEND_DEFENDER] = { "defender", "Microsoft Defender XDR API",
-	    "Microsoft Threat Protection", "api_url (DEFGATE_API_URL)",
-	    "scope (DEFGATE_SCOPE)" },
+	    "Microsoft Threat Protection", "scope (DEFGATE_SCOPE)" },
 	[BACKEND_GRAPH] = { "graph", "Microsoft Graph security API",
-	    "Microsoft Graph", "graph_url (DEFGATE_GRAPH_URL)",
-	    "graph_scope (DEFGATE_GRAPH_SCOPE)" },
+	    "Microsoft Graph", "graph_scope (DEFGATE_GRAPH_SCOPE)" },
 	[BACKEND_MDE] = { "mde", "Microsoft Defender for Endpoint API",
-	    "WindowsDefenderATP", "mde_url (DEFGATE_MDE_URL)",
-	    "mde_scope (DEFGATE_MDE_SCOPE)" },
+	    "WindowsDefenderATP", "mde_scope (DEFGATE_MDE_SCOPE)" },
 };
 
 static enum backend_id
@@ -43,12 +40,6 @@ const char *
 backend_permission_app(enum backend_id b)
 {
 	return (info[valid(b)].app);
-}
-
-const char *
-backend_url_key(enum backend_id b)
-{
-	return (info[valid(b)].url_key);
 }
 
 const char *

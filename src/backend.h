@@ -30,8 +30,7 @@ const char	*backend_permission_app(enum backend_id);
 /* Base URL without a trailing slash, and the v2 scope ".../.default". */
 const char	*backend_url(const struct gw_config *, enum backend_id);
 const char	*backend_scope(const struct gw_config *, enum backend_id);
-/* The configuration keys for url and scope, for messages. */
-const char	*backend_url_key(enum backend_id);
+/* The configuration key of the scope, for messages. */
 const char	*backend_scope_key(enum backend_id);
 
 /*

@@ -62,3 +62,17 @@ cfgref_live(void)
 {
 	return (atomic_load(&live));
 }
+
+void
+cfgref_swap(pthread_mutex_t *mu, const struct gw_config **slot,
+    const struct gw_config *cf)
+{
+	const struct gw_config *old;
+
+	cfgref_get(cf);
+	pthread_mutex_lock(mu);
+	old = *slot;
+	*slot = cf;
+	pthread_mutex_unlock(mu);
+	cfgref_put(old);
+}

@@ -11,6 +11,8 @@
 #ifndef DEFGATE_CFGREF_H
 #define DEFGATE_CFGREF_H
 
+#include <pthread.h>
+
 struct gw_config;
 
 /* A zeroed config with one reference (the caller's). */
@@ -19,6 +21,11 @@ struct gw_config	*cfgref_alloc(void);
 const struct gw_config	*cfgref_get(const struct gw_config *);
 /* Drop a reference; the last one frees. NULL is fine. */
 void			 cfgref_put(const struct gw_config *);
+/* Under mu: make *slot cf (a new reference) and drop the old one's
+ * reference after unlocking. cf may be NULL (release). */
+void			 cfgref_swap(pthread_mutex_t *mu,
+			    const struct gw_config **slot,
+			    const struct gw_config *cf);
 /* Configurations allocated and not yet freed (for tests and the log). */
 int			 cfgref_live(void);
 

@@ -437,7 +437,7 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	unsigned int			 flags;
 	static const char		 ok[] = "{\"status\":\"ok\"}";
 
-	h.cf = cfgref_get(cf);
+	cfgref_swap(&h.cfmu, &h.cf, cf);
 	h.up = up;
 	load_assets();
 	h.healthz = MHD_create_response_from_buffer(strlen(ok), (void *)ok,
@@ -499,10 +499,7 @@ httpd_stop(void)
 	if (h.d)
 		MHD_stop_daemon(h.d);
 	h.d = NULL;
-	pthread_mutex_lock(&h.cfmu);
-	cfgref_put(h.cf);
-	h.cf = NULL;
-	pthread_mutex_unlock(&h.cfmu);
+	cfgref_swap(&h.cfmu, &h.cf, NULL);
 	if (h.healthz)
 		MHD_destroy_response(h.healthz);
 	for (size_t i = 0; i < 3; i++) {
@@ -516,12 +513,5 @@ httpd_stop(void)
 void
 httpd_set_config(const struct gw_config *cf)
 {
-	const struct gw_config *old;
-
-	cfgref_get(cf);
-	pthread_mutex_lock(&h.cfmu);
-	old = h.cf;
-	h.cf = cf;
-	pthread_mutex_unlock(&h.cfmu);
-	cfgref_put(old);
+	cfgref_swap(&h.cfmu, &h.cf, cf);
 }

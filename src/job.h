@@ -7,7 +7,7 @@
  * upstream_submit() until the transfer is finished or cancelled. Fields are
  * grouped by who may touch them; the "shared" group only under job->mu.
  *
- * Hand-off (engineering.md C.3.2): the front suspends the connection before
+ * Hand-off: the front suspends the connection before
  * publishing the job; the back calls MHD_resume_connection() (job_notify)
  * whenever it has something for the front; every other MHD call stays on
  * the front thread, every curl call on the back thread.

@@ -53,7 +53,7 @@ struct route {
 	enum route_body	 body;
 	/*
 	 * Seconds a successful answer may be served again to an identical
-	 * request (the response cache, issue 9). 0: never cached. Only
+	 * request (for a response cache; none yet). 0: never cached. Only
 	 * read-only rows may set it.
 	 */
 	unsigned	 cache_ttl;

@@ -53,8 +53,8 @@ static struct {
 void
 status_init(const struct gw_config *cf, int demo)
 {
+	cfgref_swap(&st.mu, &st.cf, cf);
 	pthread_mutex_lock(&st.mu);
-	st.cf = cfgref_get(cf);
 	st.demo = demo;
 	st.started = util_now();
 	pthread_mutex_unlock(&st.mu);
@@ -63,14 +63,7 @@ status_init(const struct gw_config *cf, int demo)
 void
 status_set_config(const struct gw_config *cf)
 {
-	const struct gw_config *old;
-
-	cfgref_get(cf);
-	pthread_mutex_lock(&st.mu);
-	old = st.cf;
-	st.cf = cf;
-	pthread_mutex_unlock(&st.mu);
-	cfgref_put(old);
+	cfgref_swap(&st.mu, &st.cf, cf);
 }
 
 void
@@ -87,9 +80,8 @@ status_cleanup(void)
 {
 	pthread_mutex_lock(&st.mu);
 	memset(st.src, 0, sizeof(st.src));
-	cfgref_put(st.cf);
-	st.cf = NULL;
 	pthread_mutex_unlock(&st.mu);
+	cfgref_swap(&st.mu, &st.cf, NULL);
 }
 
 void

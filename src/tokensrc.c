@@ -50,6 +50,7 @@ struct tokensrc {
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct oauth_error	 err;
 	int			 have_error;
+	unsigned long		 failures, rejections;	/* copied to the view */
 
 	/* any thread */
 	atomic_llong		 ready_until_ms;
@@ -259,6 +260,8 @@ publish(struct tokensrc *ts)
 	v->expires_at = ts->cur ? ts->cur->expires_at : 0;
 	v->next_refresh_at = ts->cur ? now + (ts->pol.refresh_at_ms -
 	    now_ms) / 1000 : 0;
+	v->failures = ts->failures;
+	v->rejections = ts->rejections;
 	v->have_error = ts->have_error;
 	if (ts->have_error)
 		v->last_error = ts->err;
@@ -356,10 +359,13 @@ tokensrc_free(struct tokensrc *ts, CURLM *multi)
 	free(ts);
 }
 
-enum backend_id
-tokensrc_backend(const struct tokensrc *ts)
+/* Forget the current token (jobs in flight keep their reference). */
+static void
+drop_token(struct tokensrc *ts)
 {
-	return (ts->backend);
+	token_unref(ts->cur);
+	ts->cur = NULL;
+	publish(ts);
 }
 
 struct token *
@@ -367,12 +373,8 @@ tokensrc_token(struct tokensrc *ts, long long now_ms)
 {
 	if (ts->cur && now_ms < ts->cur->usable_until_ms)
 		return (ts->cur);
-	if (ts->cur) {
-		/* past its margin: never send it again */
-		token_unref(ts->cur);
-		ts->cur = NULL;
-		publish(ts);
-	}
+	if (ts->cur)
+		drop_token(ts);	/* past its margin: never send it again */
 	return (NULL);
 }
 
@@ -536,7 +538,7 @@ record_failure(struct tokensrc *ts, const struct oauth_error *oe,
 	ts->err.retry_after = retry_after;
 	ts->have_error = 1;
 	tokpolicy_failed(&ts->pol, util_mono_ms(), retry_after, rnd32());
-	ts->view.failures++;
+	ts->failures++;
 	oauth_error_describe(&ts->err, why, sizeof(why));
 	log_warnx("%s token request failed: %s (HTTP %ld); next attempt in "
 	    "%ld ms%s", backend_name(ts->backend), why, oe->http_status,
@@ -636,7 +638,7 @@ tokensrc_rejected(struct tokensrc *ts, struct token *tok, long long now_ms)
 		return (TOKPOLICY_RETRY);	/* already replaced */
 	r = tokpolicy_rejected(&ts->pol, tok->gen, tok->obtained_ms, now_ms,
 	    rnd32());
-	ts->view.rejections++;
+	ts->rejections++;
 	if (r == TOKPOLICY_PASS) {
 		log_info("%s rejected a token obtained %lld ms ago (401): not "
 		    "fetching another one yet; check %s",
@@ -659,9 +661,7 @@ tokensrc_rejected(struct tokensrc *ts, struct token *tok, long long now_ms)
 		ts->err.when = util_now();
 		ts->have_error = 1;
 	}
-	token_unref(ts->cur);
-	ts->cur = NULL;
-	publish(ts);
+	drop_token(ts);
 	return (r);
 }
 
@@ -704,10 +704,8 @@ tokensrc_reload(struct tokensrc *ts, const struct gw_config *cf,
 	ts->pol.fails = 0;
 	ts->pol.rejects = 0;
 	ts->pol.next_attempt_ms = 0;
-	if (identity_changed && ts->cur) {
-		token_unref(ts->cur);
-		ts->cur = NULL;
-	}
+	if (identity_changed && ts->cur)
+		drop_token(ts);
 	/* new TLS settings for the next request: a new handle */
 	if (!ts->active && ts->easy) {
 		curl_easy_cleanup(ts->easy);

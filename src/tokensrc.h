@@ -12,7 +12,7 @@
  * thread may call (the view is copied under the source's own mutex; the
  * front thread reads it, nobody pushes into it).
  *
- * Policy (engineering.md C.3.3, issue 7 §5):
+ * Policy:
  *  - single-flight: at most one token request per source; waiters start
  *    together when it completes;
  *  - refresh ahead at ~80% of the lifetime with jitter, never sooner than
@@ -119,7 +119,6 @@ long	 tokpolicy_next_ms(const struct tokpolicy *, int have_token,
 struct tokensrc	*tokensrc_new(enum backend_id, const struct gw_config *);
 /* Removes its transfer from multi (may be NULL) and frees everything. */
 void		 tokensrc_free(struct tokensrc *, CURLM *multi);
-enum backend_id	 tokensrc_backend(const struct tokensrc *);
 
 /* The token to send now, or NULL. */
 struct token	*tokensrc_token(struct tokensrc *, long long now_ms);

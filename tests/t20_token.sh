@@ -83,7 +83,8 @@ kill "$GW_PID"; wait "$GW_PID" 2>/dev/null
 
 # --- malformed 200 and 200 without expires_in are failures
 fake_ctl reset '{}' >/dev/null
-fake_fault '{"target":"token","kind":"malformed"}'
+# two in a row: the error is still shown while the first retry is due
+fake_fault '{"target":"token","kind":"malformed","count":2}'
 start_defgate
 req GET /incidents
 is "$CODE" 503 "malformed token answer: 503"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Fault injection (issue 4): the token endpoint, the API, clients and the
+# Fault injection: the token endpoint, the API, clients and the
 # process misbehave; defgate answers clearly, never hangs, keeps serving.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 ulimit -n 4096 2>/dev/null
