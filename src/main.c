@@ -68,7 +68,10 @@ usage(FILE *f)
 "  (DEFGATE_LISTEN), allow_write (DEFGATE_ALLOW_WRITE), allow_from\n"
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
 "  timeout, connect_timeout, token_timeout, max_clients, client_timeout,\n"
-"  max_upstream_connections, http2 (DEFGATE_<KEY>).\n"
+"  max_upstream_connections, http2, cache (on|off), cache_max_bytes,\n"
+"  cache_max_share, cache_ttl, stale_max_age, quota_incidents,\n"
+"  quota_hunting, quota_mde, quota_graph (\"50/min,1500/h\" or off)\n"
+"  (DEFGATE_<KEY>).\n"
 "Signals: SIGTERM/SIGINT stop gracefully, SIGHUP reloads the settings.\n");
 }
 
