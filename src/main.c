@@ -632,6 +632,7 @@ main(int argc, char **argv)
 	httpd_quiesce();
 	wait_inflight(util_mono_ms() + SHUTDOWN_GRACE_MS);
 	upstream_stop(up);	/* whatever is left gets a 503 */
+	steward_wake_all();	/* requests waiting for one of those */
 	wait_inflight(util_mono_ms() + 2000);
 	httpd_stop();
 	status_cleanup();

@@ -30,6 +30,7 @@ struct gw_request {
 	struct job		*job;
 	unsigned		 status;	/* status answered, for counters */
 	int			 cache;		/* enum steward_cache, for counters */
+	int			 waited;	/* steward.h: woken from coalescing */
 	char			 reqid[65];
 	long long		 start_ms;
 };

@@ -2,6 +2,7 @@
  * steward.c: the response cache and the local rate limits around forwarded
  * requests (see steward.h).
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +20,29 @@
 #include "steward.h"
 #include "util.h"
 
+/* A cached GET in flight, and the connections waiting for its answer. */
+struct waiter {
+	struct waiter		*next;
+	struct MHD_Connection	*conn;
+};
+
+struct flight {
+	struct flight		*next;
+	char			*key;
+	size_t			 keylen;
+	struct waiter		*waiters;
+};
+
 static struct {
 	struct rcache	*cache;
 	struct quota	*quota;
 	size_t		 max_entry;	/* largest body worth copying */
-} st;
+	pthread_mutex_t	 fmu;		/* flights */
+	struct flight	*flights;
+} st = { .fmu = PTHREAD_MUTEX_INITIALIZER };
 
 static const char *const cache_names[ST_CACHE__COUNT] = { "none", "hit",
-    "miss", "stale" };
+    "miss", "stale", "coalesced" };
 
 const char *
 steward_cache_name(enum steward_cache c)
@@ -98,9 +114,112 @@ steward_group(const struct route *rt)
 	return (QUOTA_GRAPH);
 }
 
+/* ---- coalescing: fmu guards the flights; MHD calls outside it ---- */
+
+static struct flight **
+flight_find(const char *key, size_t keylen)
+{
+	struct flight **fp;
+
+	for (fp = &st.flights; *fp != NULL; fp = &(*fp)->next)
+		if ((*fp)->keylen == keylen && memcmp((*fp)->key, key,
+		    keylen) == 0)
+			break;
+	return (fp);
+}
+
+/* Wake the waiters of a list of flights and free them. */
+static void
+flights_wake(struct flight *f)
+{
+	struct flight	*fn;
+	struct waiter	*w, *wn;
+
+	for (; f != NULL; f = fn) {
+		fn = f->next;
+		for (w = f->waiters; w != NULL; w = wn) {
+			wn = w->next;
+			MHD_resume_connection(w->conn);
+			free(w);
+		}
+		free(f->key);
+		free(f);
+	}
+}
+
+/* The leader is done (answered, failed or gone): wake its waiters. */
+static void
+flight_end(struct steward_ticket *t)
+{
+	struct flight **fp, *f = NULL;
+
+	if (!t->leader)
+		return;
+	t->leader = 0;
+	pthread_mutex_lock(&st.fmu);
+	fp = flight_find(t->key, t->keylen);
+	if ((f = *fp) != NULL) {
+		*fp = f->next;
+		f->next = NULL;
+	}
+	pthread_mutex_unlock(&st.fmu);
+	flights_wake(f);
+}
+
+void
+steward_wake_all(void)
+{
+	struct flight *f;
+
+	pthread_mutex_lock(&st.fmu);
+	f = st.flights;
+	st.flights = NULL;
+	pthread_mutex_unlock(&st.fmu);
+	flights_wake(f);
+}
+
+/* fmu held: wait for an identical request in flight. 1 when waiting (the
+ * connection is suspended), 0 when there is none. */
+static int
+flight_join(struct MHD_Connection *c, struct gw_request *r,
+    const struct steward_ticket *t)
+{
+	struct flight	*f = *flight_find(t->key, t->keylen);
+	struct waiter	*w;
+
+	if (f == NULL || (w = malloc(sizeof(*w))) == NULL)
+		return (0);
+	r->waited = 1;
+	w->conn = c;
+	MHD_suspend_connection(c);	/* before the leader can wake it */
+	w->next = f->waiters;
+	f->waiters = w;
+	return (1);
+}
+
+/* fmu held: t goes upstream; identical requests will wait for it. */
+static void
+flight_lead(struct steward_ticket *t)
+{
+	struct flight *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	if ((f->key = malloc(t->keylen)) == NULL) {
+		free(f);
+		return;
+	}
+	memcpy(f->key, t->key, t->keylen);
+	f->keylen = t->keylen;
+	f->next = st.flights;
+	st.flights = f;
+	t->leader = 1;
+}
+
 void
 steward_ticket_free(struct steward_ticket *t)
 {
+	flight_end(t);
 	free(t->key);
 	free(t->inval);
 	rcache_entry_unref(t->stale);
@@ -153,7 +272,7 @@ steward_answer(struct MHD_Connection *c, struct gw_request *r,
 		    e->hdrs[i].value);
 	MHD_add_response_header(resp, "client-request-id", r->reqid);
 	MHD_add_response_header(resp, "X-Cache", how == ST_CACHE_STALE ?
-	    "STALE" : "HIT");
+	    "STALE" : how == ST_CACHE_COALESCED ? "COALESCED" : "HIT");
 	snprintf(age, sizeof(age), "%lld", rcache_entry_age_s(e,
 	    util_mono_ms()));
 	MHD_add_response_header(resp, "Age", age);
@@ -201,6 +320,14 @@ limited(struct MHD_Connection *c, struct gw_request *r, int group,
 	ret = MHD_queue_response(c, 429, resp);
 	MHD_destroy_response(resp);
 	return (ret);
+}
+
+/* 1 when the request may go upstream (its quota group has a call). */
+static int
+admit(const struct steward_ticket *t, long long now, long long *wait)
+{
+	return (t->group < 0 || st.quota == NULL || quota_take(st.quota,
+	    t->group, now, wait) == 0);
 }
 
 /* Build the cache key of a cached GET row into t; 0 when it has one. */
@@ -255,19 +382,23 @@ steward_front(struct MHD_Connection *c, struct gw_request *r,
 {
 	const struct route	*rt = r->m.route;
 	struct rcache_entry	*e = NULL;
-	long long		 now = util_mono_ms(), wait;
+	long long		 now = util_mono_ms(), wait = 0;
+	int			 cached, fresh_only, admitted;
 
 	memset(t, 0, sizeof(*t));
 	t->group = steward_group(rt);
-	if (st.cache && r->cf->cache && rt->cache_ttl > 0 &&
+	cached = st.cache && r->cf->cache && rt->cache_ttl > 0 &&
 	    rt->kind == RK_PROXY && !(rt->flags & ROUTE_WRITE) &&
 	    strcmp(rt->method, "GET") == 0 &&
-	    cache_key(r, path, pathlen, t) == 0) {
-		if (!no_cache(c)) {
+	    cache_key(r, path, pathlen, t) == 0;
+	fresh_only = cached && no_cache(c);
+	if (cached) {
+		if (!fresh_only) {
 			switch (rcache_lookup(st.cache, t->key, t->keylen,
 			    now, &e)) {
 			case RCACHE_FRESH:
-				*ret = steward_answer(c, r, e, ST_CACHE_HIT);
+				*ret = steward_answer(c, r, e, r->waited ?
+				    ST_CACHE_COALESCED : ST_CACHE_HIT);
 				rcache_entry_unref(e);
 				steward_ticket_free(t);
 				return (1);
@@ -286,8 +417,20 @@ steward_front(struct MHD_Connection *c, struct gw_request *r,
 	}
 	if (rt->flags & ROUTE_WRITE)
 		write_target(r, path, pathlen, t);
-	if (t->group >= 0 && st.quota != NULL &&
-	    quota_take(st.quota, t->group, now, &wait) == -1) {
+	if (cached && !fresh_only && !r->waited) {
+		pthread_mutex_lock(&st.fmu);
+		if (flight_join(c, r, t)) {
+			pthread_mutex_unlock(&st.fmu);
+			steward_ticket_free(t);
+			*ret = MHD_YES;
+			return (1);
+		}
+		if ((admitted = admit(t, now, &wait)))
+			flight_lead(t);
+		pthread_mutex_unlock(&st.fmu);
+	} else
+		admitted = admit(t, now, &wait);
+	if (!admitted) {
 		if (t->stale != NULL)
 			*ret = steward_answer(c, r, t->stale, ST_CACHE_STALE);
 		else
@@ -387,4 +530,5 @@ steward_finished(struct job *j)
 			(void)rcache_insert(st.cache, e, t->gen);
 	}
 	buf_free(&t->body);
+	flight_end(t);		/* the waiters find the answer stored */
 }

@@ -10,6 +10,13 @@
  *    served (X-Cache: STALE), else a local 429 with Retry-After from the
  *    bucket. A client's Cache-Control: no-cache (or Pragma: no-cache)
  *    skips cached answers, never the rate limit;
+ *  - front, coalescing: a cached GET that misses while an identical one is
+ *    already in flight waits for it (its connection suspended, no upstream
+ *    call, no quota) and is answered from the entry the first one stores
+ *    (X-Cache: COALESCED): one upstream call, identical complete bodies,
+ *    and no shared buffer for a slow reader to hold up. When the first
+ *    one stores nothing (an error, an answer over the size share), each
+ *    waiter goes on by itself, once. A client's no-cache never waits;
  *  - front, when the job ends in a 5xx, a timeout or a 429 and a stale
  *    answer was found (steward_stale_wanted, steward_answer);
  *  - back, when a transfer ends (steward_body, steward_finished): store a
@@ -47,6 +54,7 @@ enum steward_cache {
 	ST_CACHE_HIT,
 	ST_CACHE_MISS,
 	ST_CACHE_STALE,
+	ST_CACHE_COALESCED,	/* waited for an identical request in flight */
 	ST_CACHE__COUNT
 };
 
@@ -57,6 +65,7 @@ struct steward_ticket {
 	unsigned long		 gen;		/* rcache_gen() at the start */
 	long long		 ttl_ms;
 	struct rcache_entry	*stale;		/* for stale-if-error, or NULL */
+	int			 leader;	/* others wait for this one */
 	char			*inval;		/* PATCH: "<aud>\n<item path>" */
 	size_t			 coll_len;	/* ... its collection's length */
 	/* back thread only */
@@ -97,6 +106,9 @@ void		 steward_body(struct job *, const char *, size_t);
 /* Back: the transfer ended (j->done set, j->mu not held). */
 void		 steward_finished(struct job *);
 
+/* Frees the ticket; a leader's waiters are woken. Any thread. */
 void		 steward_ticket_free(struct steward_ticket *);
+/* Main thread, shutdown, after upstream_stop(): wake every waiter. */
+void		 steward_wake_all(void);
 
 #endif

@@ -102,7 +102,7 @@ M=$(curl -sS "$GW/metrics")
 is "$(metric 'defgate_quota_throttled_total{group="incidents"}')" 1 \
     "metrics: the upstream 429 counted"
 d=$(metric 'defgate_quota_denied_total{group="incidents"}')
-[ "${d:-0}" -ge 2 ]; ok $? "metrics: local refusals counted ($d)"
+[ "${d:-0}" -ge 1 ]; ok $? "metrics: local refusals counted ($d)"
 is "$(metric 'defgate_upstream_calls_total{backend="defender",status="429"}')" 1 \
     "metrics: upstream calls by status include the 429"
 is "$(grep -c 'answered 429: no incidents call goes upstream' "$GW_LOG")" 1 \

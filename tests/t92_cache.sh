@@ -3,7 +3,8 @@
 # and Age, the key (route, path and query byte for byte, audience), TTL
 # expiry, Cache-Control: no-cache, invalidation after a PATCH,
 # stale-if-error on a 5xx and a timeout, stale while the bucket is empty,
-# stale_max_age, cache_max_bytes, and cache = off.
+# stale_max_age, cache_max_bytes, coalescing with a slow reader, and
+# cache = off.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
 calls() { fake_stat .api_requests; }
@@ -11,7 +12,8 @@ M=""
 metric() { printf '%s\n' "$M" | awk -v s="$1" '$1 == s { print $2 }'; }
 
 start_fake
-start_defgate --set cache=on --set allow_write=true
+# cache_ttl=60: nothing here expires, however loaded the machine
+start_defgate --set cache=on --set allow_write=true --set cache_ttl=60
 wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
 
 # ---- MISS, then HIT with the same answer and no upstream call ----
@@ -113,7 +115,7 @@ stop_defgate
 
 # ---- stale while the bucket is empty; stale_max_age ----
 start_defgate --set cache=on --set cache_ttl=1 --set quota_incidents=2/min \
-    --set stale_max_age=2
+    --set stale_max_age=4
 wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
 req GET /incidents
 ID=$(json '.value[0].incidentId')
@@ -125,7 +127,7 @@ req GET /incidents
 is "$CODE" 200 "expired, bucket empty: 200"
 is "$(hdr X-Cache)" STALE "... X-Cache: STALE"
 is "$(( $(calls) - c0 ))" 0 "... no upstream call"
-sleep 2.2
+sleep 4.2
 req GET /incidents
 is "$CODE" 429 "past stale_max_age: the local 429"
 ra=$(hdr Retry-After)
@@ -167,6 +169,40 @@ if [ "$len" -gt 8192 ]; then
 else
 	bail "the fake's incident list is too small ($len bytes) for this check"
 fi
+stop_defgate
+
+# ---- coalescing: 100 identical GETs in flight, 1 upstream call ----
+start_defgate --set cache=on --set cache_ttl=120
+wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
+# the first call to reach the fake is held 3 s: the others arrive meanwhile
+# (on a loaded machine some arrive later and are plain HITs: still 1 call)
+fake_fault '{"target":"api","kind":"hang","delay_ms":3000,"path":"/api/incidents"}'
+c0=$(calls)
+# a reader that reads nothing until the others are done
+exec 3<>"/dev/tcp/127.0.0.1/$GW_PORT"
+printf 'GET /incidents HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+sleep 0.3
+t0=$(date +%s%N)
+seq 100 | xargs -P 100 -I{} curl -s --max-time 30 -D "$T/co.{}.h" \
+    -o "$T/co.{}.b" "$GW/incidents"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+is "$(( $(calls) - c0 ))" 1 "101 identical concurrent GETs: 1 upstream call"
+is "$(cat "$T"/co.*.h | grep -c '^HTTP/1.1 200')" 100 \
+    "... 100 answers 200 in $ms ms while one reader has read nothing yet"
+is "$(md5sum "$T"/co.*.b | awk '{print $1}' | sort -u | wc -l)" 1 \
+    "... 100 identical bodies"
+n=$(cat "$T"/co.*.h | grep -ci '^X-Cache: COALESCED')
+[ "$n" -ge 1 ]; ok $? "... $n of them X-Cache: COALESCED (the rest HIT)"
+is "$(cat "$T"/co.*.h | grep -ci '^X-Cache: MISS')" 0 \
+    "... none went upstream itself (the slow reader's was the call)"
+timeout 20 cat <&3 > "$T/slow.raw"
+exec 3<&-
+like "$(head -1 "$T/slow.raw")" " 200 " "the reader that waited: 200"
+sed '1,/^\r$/d' "$T/slow.raw" > "$T/slow.b"
+cmp -s "$T/slow.b" "$T/co.1.b"; ok $? "... and the same body"
+M=$(curl -sS "$GW/metrics")
+c=$(metric 'defgate_requests_total{route="incidents",status="200",cache="coalesced"}')
+is "${c:-0}" "$n" "metrics: cache=\"coalesced\" counted"
 stop_defgate
 
 # ---- cache = off: as before ----
