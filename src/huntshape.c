@@ -52,7 +52,7 @@ enum hs_key {		/* what the current string is */
 	KEY_VALUE,	/* a value, not a key */
 	KEY_PLAIN,	/* a key that is copied as it is (or dropped) */
 	KEY_TOP,	/* a top-level key: matched, never copied */
-	KEY_ENTRY	/* a schema entry's key: matched, held, maybe renamed */
+	KEY_ENTRY	/* a schema entry's key: held, maybe renamed */
 };
 
 #define SEEN_SCHEMA	0x1
@@ -71,23 +71,23 @@ struct huntshape {
 	enum hs_state	 state;
 	enum hs_top	 top;
 	enum hs_key	 key;
-	unsigned	 depth;			/* open containers */
-	unsigned char	 objbit[HUNTSHAPE_MAX_DEPTH / 8];	/* 1: object */
-	unsigned char	 copy;		/* inside a kept top-level value */
+	unsigned	 depth;		/* open containers */
+	unsigned char	 objbit[HUNTSHAPE_MAX_DEPTH / 8]; /* 1: object */
+	unsigned char	 copy;		/* in a kept member's value */
 	unsigned char	 seen;		/* SEEN_SCHEMA | SEEN_RESULTS */
-	unsigned char	 nkept;		/* kept members written so far */
+	unsigned char	 nkept;		/* kept members so far */
 	unsigned char	 entry_seen;	/* SEEN_NAME | SEEN_TYPE */
 	unsigned char	 entry_key;	/* 0 name, 1 type, ENTRY_NONE */
-	unsigned char	 mmask;		/* key candidates still matching */
+	unsigned char	 mmask;		/* candidates still alive */
 	unsigned char	 mpos;		/* characters matched */
-	unsigned char	 holding;	/* hold[] collects the entry key */
+	unsigned char	 holding;	/* hold[] gets the entry key */
 	unsigned char	 nhold;
 	unsigned char	 npend;
-	unsigned char	 hexn;		/* hex digits read in \uXXXX */
-	unsigned char	 low;		/* the \uXXXX is a low surrogate */
-	unsigned char	 u8_need;	/* UTF-8 continuation bytes to come */
+	unsigned char	 hexn;		/* \uXXXX digits read */
+	unsigned char	 low;		/* \uXXXX: low surrogate */
+	unsigned char	 u8_need;	/* UTF-8 continuations to come */
 	unsigned char	 u8_lo, u8_hi;	/* range of the next one */
-	unsigned char	 lit, litpos;	/* literals[lit][litpos] comes next */
+	unsigned char	 lit, litpos;	/* literals[lit][litpos] */
 	unsigned	 cp;		/* \uXXXX value so far */
 	char		 hold[KEY_HOLD];
 	char		 pend[HUNTSHAPE_MAX_HOLD];
@@ -97,7 +97,7 @@ struct huntshape {
 struct hs_out {
 	char		*out;
 	size_t		 o;		/* next output position */
-	size_t		 i;		/* input position being processed */
+	size_t		 i;		/* input position at work */
 };
 
 static int
@@ -297,7 +297,8 @@ value_start(struct huntshape *h, struct hs_out *w, unsigned c)
 		break;
 	default:
 		if (c < '1' || c > '9')
-			return (fail(h, "malformed JSON: a value was expected"));
+			return (fail(h, "malformed JSON: a value was "
+			    "expected"));
 		h->state = ST_NUM_INT;
 		break;
 	}
@@ -542,15 +543,16 @@ in_number(struct huntshape *h, struct hs_out *w, unsigned c, int *again)
 		if (h->state == ST_NUM_MINUS)
 			next = c == '0' ? ST_NUM_ZERO : ST_NUM_INT;
 		else
-			next = h->state == ST_NUM_DOT ? ST_NUM_FRAC : ST_NUM_EXP;
-	} else if (digit && h->state != ST_NUM_ZERO)	/* ZERO INT FRAC EXP */
+			next = h->state == ST_NUM_DOT ? ST_NUM_FRAC :
+			    ST_NUM_EXP;
+	} else if (digit && h->state != ST_NUM_ZERO)	/* INT FRAC EXP */
 		next = h->state;
 	else if (c == '.' && (h->state == ST_NUM_ZERO ||
 	    h->state == ST_NUM_INT))
 		next = ST_NUM_DOT;
 	else if ((c == 'e' || c == 'E') && h->state != ST_NUM_EXP)
 		next = ST_NUM_E;
-	else if (digit)				/* after a leading zero */
+	else if (digit)			/* after a leading zero */
 		return (fail(h, "malformed JSON: bad number"));
 	else {			/* c is not part of the number: it ends */
 		h->state = ST_AFTER;

@@ -65,8 +65,8 @@ struct huntshape *huntshape_new(void);
  * writes what is left. Every byte is consumed: never feed a chunk twice
  * (libcurl hands the same data again after CURL_WRITEFUNC_PAUSE).
  */
-ssize_t		 huntshape_feed(struct huntshape *, const char *in, size_t n,
-		    char *out);
+ssize_t		 huntshape_feed(struct huntshape *, const char *in,
+		    size_t n, char *out);
 
 /*
  * End of the body: writes the held-back output (at most HUNTSHAPE_MAX_HOLD
@@ -74,7 +74,8 @@ ssize_t		 huntshape_feed(struct huntshape *, const char *in, size_t n,
  * returns its length, or -1 when the document was truncated, malformed or
  * not the Graph shape, or out was too small. Feeding after it fails.
  */
-ssize_t		 huntshape_finish(struct huntshape *, char *out, size_t cap);
+ssize_t		 huntshape_finish(struct huntshape *, char *out,
+		    size_t cap);
 
 /* Why the last call returned -1: a static string; NULL when none did. */
 const char	*huntshape_error(const struct huntshape *);

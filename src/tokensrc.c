@@ -25,7 +25,7 @@ struct token {
 	int		 refs;		/* back thread only */
 	unsigned	 gen;
 	long long	 expires_at;	/* unix s, from Entra */
-	long long	 usable_until_ms;	/* mono: expiry minus a margin */
+	long long	 usable_until;	/* unix s: expiry minus a margin */
 	long long	 obtained_ms;	/* mono */
 	char		*header;	/* "Authorization: Bearer ..." */
 };
@@ -53,7 +53,7 @@ struct tokensrc {
 	unsigned long		 failures, rejections;	/* copied to the view */
 
 	/* any thread */
-	atomic_llong		 ready_until_ms;
+	atomic_llong		 ready_until;	/* unix s */
 	atomic_int		 graph;		/* enum hunting_graph */
 	atomic_int		 failed;
 	pthread_mutex_t		 mu;		/* guards view */
@@ -147,8 +147,9 @@ tokpolicy_succeeded(struct tokpolicy *p, long long now_ms,
 	/* refresh ahead at ~80% of the lifetime, minus up to 5% jitter */
 	ahead = lifetime_ms * 8 / 10 - (long long)(rnd % (unsigned)
 	    (lifetime_ms / 20 + 1));
-	if (ahead > usable_ms)
-		ahead = usable_ms;
+	/* room for a failed refresh and one retry before it is unusable */
+	if (ahead > usable_ms - 2 * TOKENSRC_BACKOFF_MIN_MS)
+		ahead = usable_ms - 2 * TOKENSRC_BACKOFF_MIN_MS;
 	if (ahead < TOKENSRC_FLOOR_MS)
 		ahead = TOKENSRC_FLOOR_MS;
 	p->refresh_at_ms = now_ms + ahead;
@@ -241,7 +242,7 @@ static void
 publish(struct tokensrc *ts)
 {
 	long long	 now_ms = util_mono_ms(), now = util_now();
-	int		 valid = ts->cur && now_ms < ts->cur->usable_until_ms;
+	int		 valid = ts->cur && now < ts->cur->usable_until;
 	struct token_view *v = &ts->view;
 
 	pthread_mutex_lock(&ts->mu);
@@ -266,7 +267,7 @@ publish(struct tokensrc *ts)
 	if (ts->have_error)
 		v->last_error = ts->err;
 	pthread_mutex_unlock(&ts->mu);
-	atomic_store(&ts->ready_until_ms, valid ? ts->cur->usable_until_ms : 0);
+	atomic_store(&ts->ready_until, valid ? ts->cur->usable_until : 0);
 	atomic_store(&ts->failed, ts->have_error);
 }
 
@@ -313,7 +314,7 @@ tokensrc_view_free(struct token_view *v)
 int
 tokensrc_ready(const struct tokensrc *ts)
 {
-	return (util_mono_ms() < atomic_load(&ts->ready_until_ms));
+	return (util_now() < atomic_load(&ts->ready_until));
 }
 
 enum hunting_graph
@@ -335,7 +336,7 @@ tokensrc_new(enum backend_id b, const struct gw_config *cf)
 	ts->view.backend = b;
 	pthread_mutex_init(&ts->mu, NULL);
 	buf_init(&ts->body, TOKEN_BODY_MAX);
-	atomic_init(&ts->ready_until_ms, 0);
+	atomic_init(&ts->ready_until, 0);
 	atomic_init(&ts->graph, HUNTING_GRAPH_UNKNOWN);
 	atomic_init(&ts->failed, 0);
 	return (ts);
@@ -368,10 +369,14 @@ drop_token(struct tokensrc *ts)
 	publish(ts);
 }
 
+/*
+ * Expiry is checked against the wall clock in whole seconds, as Entra's exp
+ * is: the token is never sent in the second it expires.
+ */
 struct token *
-tokensrc_token(struct tokensrc *ts, long long now_ms)
+tokensrc_token(struct tokensrc *ts)
 {
-	if (ts->cur && now_ms < ts->cur->usable_until_ms)
+	if (ts->cur && util_now() < ts->cur->usable_until)
 		return (ts->cur);
 	if (ts->cur)
 		drop_token(ts);	/* past its margin: never send it again */
@@ -479,8 +484,8 @@ tokensrc_poll(struct tokensrc *ts, CURLM *multi, long long now_ms)
 {
 	char *url;
 
-	if (ts->active || !tokpolicy_due(&ts->pol, tokensrc_token(ts, now_ms)
-	    != NULL, now_ms))
+	if (ts->active || !tokpolicy_due(&ts->pol, tokensrc_token(ts) != NULL,
+	    now_ms))
 		return;
 	if (ts->easy == NULL) {
 		if ((ts->easy = curl_easy_init()) == NULL)
@@ -565,8 +570,8 @@ record_success(struct tokensrc *ts, struct oauth_token *ot)
 	margin = ot->lifetime / 10;
 	if (margin > 60)
 		margin = 60;
-	left = ot->expires_at - margin - now;
-	t->usable_until_ms = now_ms + (left > 0 ? left * 1000 : 0);
+	t->usable_until = ot->expires_at - margin;
+	left = t->usable_until - now;
 	t->header = xmalloc(22 + ot->len + 1);
 	memcpy(t->header, "Authorization: Bearer ", 22);
 	memcpy(t->header + 22, ot->access_token, ot->len + 1);

@@ -121,7 +121,7 @@ struct tokensrc	*tokensrc_new(enum backend_id, const struct gw_config *);
 void		 tokensrc_free(struct tokensrc *, CURLM *multi);
 
 /* The token to send now, or NULL. */
-struct token	*tokensrc_token(struct tokensrc *, long long now_ms);
+struct token	*tokensrc_token(struct tokensrc *);
 void		 token_ref(struct token *);
 void		 token_unref(struct token *);
 /* "Authorization: Bearer <token>": for curl's header list only. */

@@ -584,7 +584,7 @@ dispatch(struct upstream *up, struct job *j)
 
 	if (!j->resolved && resolve(up, j) != 0)
 		return;
-	if ((tok = tokensrc_token(j->ts, now_ms)) != NULL) {
+	if ((tok = tokensrc_token(j->ts)) != NULL) {
 		start_transfer(up, j, tok);
 		return;
 	}
@@ -608,7 +608,7 @@ finish_token(struct upstream *up, struct tokensrc *ts, CURLcode res)
 		next = j->wnext;
 		j->wnext = NULL;
 		j->waiting = 0;
-		if (j->resolved && tokensrc_token(ts, util_mono_ms()) == NULL)
+		if (j->resolved && tokensrc_token(ts) == NULL)
 			fail_token(j);
 		else
 			dispatch(up, j);

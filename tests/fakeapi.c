@@ -7,11 +7,25 @@
  *           [--client-id C] [--client-secret S] [--roles R]
  *           [--graph-roles R] [--mde-roles R] [--no-machines]
  *           [--lifetime N] [--token-version 1|2] [-v]
+ *           [--cert PEMFILE] [--federated-issuer ISS]
+ *           [--federated-subject SUB] [--federated-audience AUD]
+ *           [--federated-key PEMFILE] [--mi] [--mi-port N]
+ *           [--mi-port-file PATH] [--mi-client-id ID]
+ *           [--mi-identity-header SECRET] [--mi-expires-on-number]
  *
  * --roles (alias --defender-roles), --graph-roles, --mde-roles: the roles
  * of that audience's tokens, comma-separated ("" : no roles claim; absent:
  * all of that audience's roles). --no-machines: MDE's 404 for
  * /api/machines.
+ * --cert: the registered client certificate (PEM) for certificate
+ * assertions. --federated-*: one federated identity credential; the
+ * federated token's signature must verify with --federated-key (a PEM
+ * public key or certificate). --mi: the managed-identity endpoints on a
+ * plain-HTTP loopback port (--mi-port, written to --mi-port-file);
+ * --mi-client-id: the assigned identity (none: every request is a 400).
+ *
+ * The fake's own behaviour (faults, records, /_sim/ control endpoints)
+ * is in fake_hooks.c, plugged into the sim through its hooks.
  *
  * Threads: main blocks SIGTERM/SIGINT before the sim starts its threads
  * (so they inherit the mask) and waits for one with sigwait(); the sim
@@ -25,8 +39,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake_hooks.h"
 #include "log.h"
-#include "sim.h"
 #include "util.h"
 
 static void
@@ -37,7 +51,12 @@ usage(void)
 	    "               [--client-id C] [--client-secret S] [--roles R] "
 	    "[--lifetime N]\n"
 	    "               [--graph-roles R] [--mde-roles R] [--no-machines]\n"
-	    "               [--token-version 1|2] [-v]\n");
+	    "               [--token-version 1|2] [-v] [--cert PEMFILE]\n"
+	    "               [--federated-issuer I] [--federated-subject S]\n"
+	    "               [--federated-audience A] [--federated-key PEMFILE]\n"
+	    "               [--mi] [--mi-port N] [--mi-port-file PATH]\n"
+	    "               [--mi-client-id ID] [--mi-identity-header H]\n"
+	    "               [--mi-expires-on-number]\n");
 	exit(2);
 }
 
@@ -51,6 +70,25 @@ num_arg(const char *opt, const char *v, long long min, long long max)
 		exit(2);
 	}
 	return (n);
+}
+
+/* The whole of a (small) PEM file; exits on error. */
+static char *
+read_pem(const char *opt, const char *path)
+{
+	char	*b = xmalloc(256 * 1024);
+	size_t	 n;
+	FILE	*f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "fakeapi: %s %s: %s\n", opt, path,
+		    strerror(errno));
+		exit(2);
+	}
+	n = fread(b, 1, 256 * 1024 - 1, f);
+	fclose(f);
+	b[n] = '\0';
+	return (b);
 }
 
 static int
@@ -76,8 +114,11 @@ int
 main(int argc, char *argv[])
 {
 	struct sim_options	 o;
+	struct sim_hooks	 hooks;
 	struct sim		*s;
-	const char		*port_file = NULL;
+	struct fake		*fake;
+	const char		*port_file = NULL, *mi_port_file = NULL;
+	char			*pem[2] = { NULL, NULL };
 	char			*err = NULL;
 	sigset_t		 set;
 	int			 sig, verbose = 0;
@@ -100,6 +141,14 @@ main(int argc, char *argv[])
 			o.no_machines = 1;
 			continue;
 		}
+		if (strcmp(a, "--mi") == 0) {
+			o.mi_enable = 1;
+			continue;
+		}
+		if (strcmp(a, "--mi-expires-on-number") == 0) {
+			o.mi_expires_on_number = 1;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -118,6 +167,24 @@ main(int argc, char *argv[])
 		else if (strcmp(a, "--roles") == 0 ||
 		    strcmp(a, "--defender-roles") == 0)
 			o.roles[SIM_AUD_DEFENDER] = v;
+		else if (strcmp(a, "--cert") == 0)
+			o.cert_pem = pem[0] = read_pem(a, v);
+		else if (strcmp(a, "--federated-key") == 0)
+			o.fed_key_pem = pem[1] = read_pem(a, v);
+		else if (strcmp(a, "--federated-issuer") == 0)
+			o.fed_issuer = v;
+		else if (strcmp(a, "--federated-subject") == 0)
+			o.fed_subject = v;
+		else if (strcmp(a, "--federated-audience") == 0)
+			o.fed_audience = v;
+		else if (strcmp(a, "--mi-port") == 0)
+			o.mi_port = (unsigned short)num_arg(a, v, 0, 65535);
+		else if (strcmp(a, "--mi-port-file") == 0)
+			mi_port_file = v;
+		else if (strcmp(a, "--mi-client-id") == 0)
+			o.mi_client_id = v;
+		else if (strcmp(a, "--mi-identity-header") == 0)
+			o.mi_identity_header = v;
 		else if (strcmp(a, "--graph-roles") == 0)
 			o.roles[SIM_AUD_GRAPH] = v;
 		else if (strcmp(a, "--mde-roles") == 0)
@@ -131,6 +198,9 @@ main(int argc, char *argv[])
 	}
 	o.verbose = verbose;
 	log_init(verbose);
+	fake = fake_new(o.client_id, o.client_secret, verbose);
+	fake_hooks(fake, &hooks);
+	o.hooks = &hooks;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&set);
@@ -143,12 +213,21 @@ main(int argc, char *argv[])
 	if ((s = sim_start(&o, &err)) == NULL) {
 		fprintf(stderr, "fakeapi: %s\n", err ? err : "cannot start");
 		free(err);
+		free(pem[0]);
+		free(pem[1]);
+		fake_free(fake);
 		return (1);
 	}
-	if (port_file != NULL && write_port(port_file, sim_port(s)) == -1) {
-		fprintf(stderr, "fakeapi: %s: %s\n", port_file,
+	free(pem[0]);
+	free(pem[1]);
+	/* the MI port first: the HTTPS port file is what tests wait for */
+	if ((mi_port_file != NULL && o.mi_enable && write_port(mi_port_file,
+	    sim_mi_port(s)) == -1) || (port_file != NULL &&
+	    write_port(port_file, sim_port(s)) == -1)) {
+		fprintf(stderr, "fakeapi: cannot write a port file: %s\n",
 		    strerror(errno));
 		sim_stop(s);
+		fake_free(fake);
 		return (1);
 	}
 	log_info("fakeapi: listening on https://127.0.0.1:%u", sim_port(s));
@@ -158,5 +237,6 @@ main(int argc, char *argv[])
 	} while (sig != SIGTERM && sig != SIGINT);
 	log_info("fakeapi: signal %d, stopping", sig);
 	sim_stop(s);
+	fake_free(fake);
 	return (0);
 }

@@ -103,11 +103,13 @@ wait_for_file() {	# wait_for_file PATH [TENTHS]
 	done
 }
 
-# start_fake [fakeapi options...]: sets FAKE_PORT, FAKE_URL, CA, FAKE_PID
+# start_fake [fakeapi options...]: sets FAKE_PORT, FAKE_URL, CA, FAKE_PID,
+# and with --mi FAKE_MI_URL (the managed-identity endpoints, plain HTTP)
 start_fake() {
 	_pf=$T/fake.port.$$.$RANDOM
 	CA=${CA:-$T/ca.pem}
-	(exec "$FAKEAPI" --port-file "$_pf" --ca-out "$CA" --tenant "$TENANT" \
+	(exec "$FAKEAPI" --port-file "$_pf" --mi-port-file "$_pf.mi" \
+	    --ca-out "$CA" --tenant "$TENANT" \
 	    --client-id "$CLIENT" --client-secret "$SECRET" "$@" \
 	    2>>"$T/fake.log") &
 	FAKE_PID=$!
@@ -115,6 +117,8 @@ start_fake() {
 	wait_for_file "$_pf" || bail "fakeapi did not start: $(cat "$T/fake.log")"
 	FAKE_PORT=$(cat "$_pf")
 	FAKE_URL=https://127.0.0.1:$FAKE_PORT
+	FAKE_MI_URL=
+	[ -s "$_pf.mi" ] && FAKE_MI_URL=http://127.0.0.1:$(cat "$_pf.mi")
 }
 
 # fake_ctl PATH [JSON]: POST (or GET without JSON) a control endpoint

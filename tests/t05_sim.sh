@@ -239,4 +239,15 @@ api GET /api/incidents "$TD"
 is "$CODE" 200 "... Defender tokens still valid"
 is "$(fake_stat '.api_requests_by_audience.graph')" 2 "API requests are counted per audience"
 
+# ---- the fault injection and control endpoints are the fake's only
+# (tests/fake_hooks.c): none of their names is in the installed daemon
+for w in /_sim/ /_sim/fault /_sim/config token_fail_every api_5xx_rate \
+    api_reset_rate reset_body big_headers missing_expiry random_resets; do
+	is "$(strings "$DEFGATE" | grep -c -- "$w")" 0 "daemon binary: no '$w'"
+done
+[ "$(strings "$FAKEAPI" | grep -c -- token_fail_every)" -gt 0 ]
+ok $? "... while the test fake has them (the check can see them)"
+is "$(nm "$DEFGATE" 2>/dev/null | grep -cE ' (take_fault|handle_control|ctl_[a-z_]+|fake_[a-z_]+)$')" 0 \
+    "daemon binary: no fault or control symbols"
+
 done_testing

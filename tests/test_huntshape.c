@@ -31,7 +31,8 @@
 	"\"schema\":[1,2.0,{\"results\":[]}],\"Name\":false}}," \
 	"{\"Timestamp\":\"2026-11-20T06:39:01.0000001Z\"," \
 	"\"DeviceId\":\"\",\"DeviceName\":\"srv-db01\"," \
-	"\"FileName\":\"cmd.exe\",\"ProcessCommandLine\":\"cmd /c \\/ \\b\\f\\t\"," \
+	"\"FileName\":\"cmd.exe\"," \
+	"\"ProcessCommandLine\":\"cmd /c \\/ \\b\\f\\t\"," \
 	"\"AccountName\":\"system\",\"InitiatingProcessId\":0,\"Score\":0," \
 	"\"IsAdmin\":false,\"Parent\":\"wininit.exe\"," \
 	"\"AdditionalFields\":[]}]"
@@ -218,18 +219,30 @@ test_splits(void)
 }
 
 /* A chunk that ends inside a key leaves output for the next call/finish. */
+static const char HOLD_A[] = "{\"schema\":[],\"resu", HOLD_B[] = "lts\":[]}";
+
+/* Feed HOLD_A then HOLD_B, in place in a and b; the two output lengths. */
+static void
+feed_hold(struct huntshape *h, char a[sizeof(HOLD_A)], char b[sizeof(HOLD_B)],
+    ssize_t *r1, ssize_t *r2)
+{
+	memcpy(a, HOLD_A, sizeof(HOLD_A));
+	memcpy(b, HOLD_B, sizeof(HOLD_B));
+	*r1 = huntshape_feed(h, a, sizeof(HOLD_A) - 1, a);
+	*r2 = huntshape_feed(h, b, sizeof(HOLD_B) - 1, b);
+}
+
 static void
 test_hold(void)
 {
 	struct huntshape *h = huntshape_new();
-	char		 a[] = "{\"schema\":[],\"resu", b[] = "lts\":[]}";
+	char		 a[sizeof(HOLD_A)], b[sizeof(HOLD_B)];
 	char		 tail[HUNTSHAPE_MAX_HOLD], small[2];
 	ssize_t		 r1, r2, r3;
 
 	ok(h != NULL, "new");
 	ok(huntshape_error(h) == NULL, "no error before any input");
-	r1 = huntshape_feed(h, a, strlen(a), a);
-	r2 = huntshape_feed(h, b, strlen(b), b);
+	feed_hold(h, a, b, &r1, &r2);
 	is_int(r1, 12, "first chunk: 12 bytes out (the ',' waits for a key)");
 	ok(r1 == 12 && memcmp(a, "{\"Schema\":[]", 12) == 0,
 	    "first chunk bytes");
@@ -241,10 +254,7 @@ test_hold(void)
 	huntshape_free(h);
 
 	h = huntshape_new();
-	strcpy(a, "{\"schema\":[],\"resu");
-	strcpy(b, "lts\":[]}");
-	huntshape_feed(h, a, strlen(a), a);
-	huntshape_feed(h, b, strlen(b), b);
+	feed_hold(h, a, b, &r1, &r2);
 	r3 = huntshape_finish(h, tail, sizeof(tail));
 	is_int(r3, 6, "finish writes the 6 held bytes");
 	ok(r3 == 6 && memcmp(tail, "s\":[]}", 6) == 0, "held bytes");
@@ -262,7 +272,8 @@ test_rows_untouched(void)
 {
 	static const char rows[] =
 	    "[{\"schema\":\"s\",\"name\":\"n\",\"type\":\"t\",\"results\":"
-	    "{\"name\":1,\"type\":[{\"name\":2}],\"schema\":[],\"results\":[]}},"
+	    "{\"name\":1,\"type\":[{\"name\":2}],\"schema\":[],"
+	    "\"results\":[]}},"
 	    "{\"schema\":null,\"name\":\"\",\"type\":0,\"results\":[{}]}]";
 	char	 graph[1024], want[1024];
 	const char *why;
@@ -315,7 +326,8 @@ check_bad(const struct bad *b)
 	free(out1);
 }
 
-#define OK_HEAD	"{\"schema\":[{\"name\":\"a\",\"type\":\"String\"}],\"results\":["
+#define OK_HEAD	"{\"schema\":[{\"name\":\"a\",\"type\":\"String\"}]," \
+		"\"results\":["
 
 static void
 test_malformed(void)
@@ -346,9 +358,11 @@ test_malformed(void)
 		  "cut UTF-8 sequence" },
 		{ OK_HEAD "{\"a\":\"\x80\"}]}", "UTF-8", "stray continuation" },
 		{ OK_HEAD "{\"a\":[1}]}", "unbalanced", "] closed by }" },
-		{ OK_HEAD "{\"a\":{\"b\":1]}]}", "unbalanced", "} closed by ]" },
+		{ OK_HEAD "{\"a\":{\"b\":1]}]}", "unbalanced",
+		  "} closed by ]" },
 		{ OK_HEAD "{\"a\":1,}]}", "key", "trailing comma in object" },
-		{ OK_HEAD "{\"a\":[1,]}]}", "value", "trailing comma in array" },
+		{ OK_HEAD "{\"a\":[1,]}]}", "value",
+		  "trailing comma in array" },
 		{ OK_HEAD "{\"a\" 1}]}", "':'", "missing colon" },
 		{ OK_HEAD "{\"a\":1 \"b\":2}]}", "','", "missing comma" },
 		{ OK_HEAD "{a:1}]}", "key", "unquoted key" },
@@ -375,7 +389,8 @@ test_malformed(void)
 		{ "\"schema\"", "not a JSON object", "top-level string" },
 		{ "\xef\xbb\xbf{\"schema\":[],\"results\":[]}", "no document",
 		  "byte order mark" },
-		{ "{\"Stats\":{\"ExecutionTime\":0.1},\"Schema\":[{\"Name\":\"a\","
+		{ "{\"Stats\":{\"ExecutionTime\":0.1},"
+		  "\"Schema\":[{\"Name\":\"a\","
 		  "\"Type\":\"String\"}],\"Results\":[]}", "no schema",
 		  "a Defender-shaped answer" },
 		{ "{\"schema\":[]}", "no results", "no results" },
@@ -400,7 +415,8 @@ test_malformed(void)
 		  "not a string", "name a number" },
 		{ "{\"schema\":[{\"name\":\"a\",\"type\":{}}],\"results\":[]}",
 		  "not a string", "type an object" },
-		{ "{\"schema\":[{\"name\":\"a\",\"type\":\"b\",\"name\":\"c\"}],"
+		{ "{\"schema\":[{\"name\":\"a\",\"type\":\"b\","
+		  "\"name\":\"c\"}],"
 		  "\"results\":[]}", "two name", "entry with two names" },
 		{ "{\"schema\":[],\"schema\":[],\"results\":[]}", "two schema",
 		  "two schema members" },
@@ -509,8 +525,9 @@ gen_read(struct gen *g, char *p, size_t n)
 				    "\"String\"}],\"results\":[");
 			else if (g->row < BIG_ROWS)
 				k = snprintf(g->pending, sizeof(g->pending),
-				    "%s{\"Timestamp\":\"2026-11-%02ldT%02ld:%02ld:"
-				    "%02ld.%07ldZ\",\"DeviceName\":\"ws-%05ld.corp."
+				    "%s{\"Timestamp\":\"2026-11-%02ldT"
+				    "%02ld:%02ld:%02ld.%07ldZ\","
+				    "\"DeviceName\":\"ws-%05ld.corp."
 				    "contoso.com\",\"Cmd\":\"C:\\\\Windows\\\\"
 				    "System32\\\\cmd.exe /c echo \\\"%ld\\\" "
 				    "\\u00e9\xc3\xa9 %0*ld\",\"name\":%ld.%ld}",

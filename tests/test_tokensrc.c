@@ -26,6 +26,17 @@ test_due(void)
 	    "refresh ahead at 75-80%% of the lifetime (%lld)",
 	    p.refresh_at_ms - 1200);
 	is_int(tokpolicy_due(&p, 1, 1300), 0, "valid token: not due");
+	{
+		struct tokpolicy q;
+
+		memset(&q, 0, sizeof(q));
+		q.used = 1;
+		tokpolicy_started(&q, 0);
+		tokpolicy_succeeded(&q, 0, 6000, 5000, 0);
+		ok(q.refresh_at_ms <= 5000 - 2 * TOKENSRC_BACKOFF_MIN_MS,
+		    "6 s token usable 5 s: refresh at %lld ms leaves room for "
+		    "a failed refresh and a retry", q.refresh_at_ms);
+	}
 	is_int(tokpolicy_due(&p, 1, p.refresh_at_ms), 1,
 	    "due at the refresh-ahead time");
 	is_int(tokpolicy_due(&p, 0, 1500), 0, "no token, 300 ms after the "

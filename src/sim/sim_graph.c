@@ -342,3 +342,45 @@ sim_graph_alert(const cJSON *incs, const char *tenant, const char *id)
 	return (sim_odata_entity(all_alerts(incs, tenant), id, CTX_ALERTS
 	    "/$entity"));
 }
+
+/* GET /v1.0/security/incidents[/{id}] and /v1.0/security/alerts_v2[/{id}] */
+void
+sim_graph_answer(struct sim *s, struct sim_req *r, const cJSON *claims,
+    struct answer *a)
+{
+	cJSON		*incs;
+	long		 top = -1, skip = 0;
+	char		 text[256], *exp;
+	int		 expand;
+
+	if (r->id == NULL && sim_paging(r, a, &top, &skip) == -1)
+		return;
+	exp = sim_query_value(sim_raw_query(r->uri), "$expand");
+	expand = exp != NULL && strcmp(exp, "alerts") == 0;
+	free(exp);
+	incs = sim_store_snapshot(s->store);
+	switch (r->route->h) {
+	case H_G_INCIDENTS:
+		a->body = sim_graph_incidents(incs, s->tenant, top, skip,
+		    expand);
+		break;
+	case H_G_INCIDENT:
+		a->body = sim_graph_incident(incs, s->tenant, r->id, expand);
+		break;
+	case H_G_ALERTS:
+		a->body = sim_graph_alerts(incs, s->tenant, top, skip);
+		break;
+	default:
+		a->body = sim_graph_alert(incs, s->tenant, r->id);
+		break;
+	}
+	cJSON_Delete(incs);
+	if (a->body != NULL) {
+		a->status = 200;
+		return;
+	}
+	snprintf(text, sizeof(text), "%s %.100s was not found",
+	    r->route->h == H_G_INCIDENT ? "Incident" : "Alert",
+	    r->id ? r->id : "");
+	sim_answer_error(r, a, 404, "NotFound", text);
+}

@@ -166,3 +166,42 @@ sim_mde_machine(long long t0, const char *id)
 	return (sim_odata_entity(machine_list(t0), id, CTX_MACHINES
 	    "/$entity"));
 }
+
+/* GET /api/alerts[/{id}] and /api/machines[/{id}] */
+void
+sim_mde_answer(struct sim *s, struct sim_req *r, const cJSON *claims,
+    struct answer *a)
+{
+	cJSON		*incs;
+	long		 top = -1, skip = 0;
+	char		 text[256];
+	int		 machines = sim_machines(s);
+
+	if (r->id == NULL && sim_paging(r, a, &top, &skip) == -1)
+		return;
+	switch (r->route->h) {
+	case H_MDE_ALERTS:
+	case H_MDE_ALERT:
+		incs = sim_store_snapshot(s->store);
+		a->body = r->id ? sim_mde_alert(incs, s->tenant, r->id) :
+		    sim_mde_alerts(incs, s->tenant, top, skip);
+		cJSON_Delete(incs);
+		break;
+	default:
+		/* MDE answers 404 when there are no (recent) machines */
+		if (machines)
+			a->body = r->id ? sim_mde_machine(s->t0, r->id) :
+			    sim_mde_machines(s->t0, top, skip);
+		break;
+	}
+	if (a->body != NULL) {
+		a->status = 200;
+		return;
+	}
+	if (r->id != NULL)
+		snprintf(text, sizeof(text), "%s %.100s was not found",
+		    r->route->h == H_MDE_ALERT ? "Alert" : "Machine", r->id);
+	else
+		snprintf(text, sizeof(text), "No recent machines were found");
+	sim_answer_error(r, a, 404, "ResourceNotFound", text);
+}

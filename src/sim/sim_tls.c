@@ -21,10 +21,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "jwt.h"
+#include "util.h"
 #include "sim_int.h"
 
 #define SIM_CERT_DAYS	2
@@ -83,11 +85,10 @@ sim_b64url_decode(const char *in, size_t len, size_t *outlen)
 
 /* ---- JWT ---- */
 
-char *
-sim_jwt_sign(const struct sim_tls *t, const cJSON *payload)
+/* An RS256 compact JWT with this header and payload, signed by key. */
+static char *
+sign_compact(EVP_PKEY *key, const char *hdr, const cJSON *payload)
 {
-	static const char hdr[] =
-	    "{\"typ\":\"JWT\",\"alg\":\"RS256\",\"kid\":\"defgate-sim\"}";
 	EVP_MD_CTX	*md = NULL;
 	unsigned char	*sig = NULL;
 	char		*pj = NULL, *h64 = NULL, *p64 = NULL, *s64 = NULL;
@@ -96,7 +97,7 @@ sim_jwt_sign(const struct sim_tls *t, const cJSON *payload)
 
 	if ((pj = cJSON_PrintUnformatted(payload)) == NULL)
 		goto out;
-	h64 = sim_b64url((const unsigned char *)hdr, sizeof(hdr) - 1);
+	h64 = sim_b64url((const unsigned char *)hdr, strlen(hdr));
 	p64 = sim_b64url((const unsigned char *)pj, strlen(pj));
 	if (h64 == NULL || p64 == NULL)
 		goto out;
@@ -106,7 +107,7 @@ sim_jwt_sign(const struct sim_tls *t, const cJSON *payload)
 	snprintf(input, ilen + 1, "%s.%s", h64, p64);
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL,
-	    t->sign_key) != 1 ||
+	    key) != 1 ||
 	    EVP_DigestSign(md, NULL, &siglen, (unsigned char *)input,
 	    ilen) != 1 || (sig = malloc(siglen)) == NULL ||
 	    EVP_DigestSign(md, sig, &siglen, (unsigned char *)input,
@@ -127,6 +128,13 @@ out:
 	free(s64);
 	free(input);
 	return (tok);
+}
+
+char *
+sim_jwt_sign(const struct sim_tls *t, const cJSON *payload)
+{
+	return (sign_compact(t->sign_key, "{\"typ\":\"JWT\",\"alg\":"
+	    "\"RS256\",\"kid\":\"defgate-sim\"}", payload));
 }
 
 cJSON *
@@ -194,7 +202,7 @@ bio_string(BIO *b)
 }
 
 static char *
-cert_pem(X509 *x)
+cert_pem_of(X509 *x)
 {
 	BIO	*b;
 	char	*s = NULL;
@@ -208,7 +216,7 @@ cert_pem(X509 *x)
 }
 
 static char *
-key_pem(EVP_PKEY *k)
+key_pem_of(EVP_PKEY *k)
 {
 	BIO	*b;
 	char	*s = NULL;
@@ -325,9 +333,9 @@ sim_tls_init(struct sim_tls *t, char **err)
 		set_err(err, "cannot make the server certificate");
 		goto out;
 	}
-	if ((t->ca_pem = cert_pem(ca)) == NULL ||
-	    (t->cert_pem = cert_pem(srv)) == NULL ||
-	    (t->key_pem = key_pem(srvkey)) == NULL) {
+	if ((t->ca_pem = cert_pem_of(ca)) == NULL ||
+	    (t->cert_pem = cert_pem_of(srv)) == NULL ||
+	    (t->key_pem = key_pem_of(srvkey)) == NULL) {
 		set_err(err, "cannot encode PEM");
 		goto out;
 	}
@@ -384,4 +392,185 @@ fail:
 	ERR_clear_error();
 	set_err(err, msg);
 	return (-1);
+}
+
+/* ---- client credentials: certificates, public keys, assertions ---- */
+
+static X509 *
+pem_cert(const char *pem)
+{
+	BIO	*b;
+	X509	*x;
+
+	if ((b = BIO_new_mem_buf(pem, -1)) == NULL)
+		return (NULL);
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	return (x);
+}
+
+int
+sim_tls_cert(const char *pem, EVP_PKEY **pub, char **x5t, char **x5t256,
+    char **err)
+{
+	X509		*x;
+	unsigned char	 d1[EVP_MAX_MD_SIZE], d2[EVP_MAX_MD_SIZE];
+	unsigned int	 n1 = 0, n2 = 0;
+	int		 rc = -1;
+
+	*pub = NULL;
+	*x5t = *x5t256 = NULL;
+	if ((x = pem_cert(pem)) == NULL) {
+		set_err(err, "the client certificate is not a PEM certificate");
+		return (-1);
+	}
+	if (X509_digest(x, EVP_sha1(), d1, &n1) != 1 ||
+	    X509_digest(x, EVP_sha256(), d2, &n2) != 1 ||
+	    (*pub = X509_get_pubkey(x)) == NULL) {
+		set_err(err, "cannot read the client certificate");
+		goto out;
+	}
+	*x5t = sim_b64url(d1, n1);
+	*x5t256 = sim_b64url(d2, n2);
+	rc = *x5t && *x5t256 ? 0 : -1;
+out:
+	X509_free(x);
+	ERR_clear_error();
+	return (rc);
+}
+
+EVP_PKEY *
+sim_tls_pubkey(const char *pem)
+{
+	BIO		*b;
+	EVP_PKEY	*k = NULL;
+	X509		*x;
+
+	if ((x = pem_cert(pem)) != NULL) {
+		k = X509_get_pubkey(x);
+		X509_free(x);
+	} else if ((b = BIO_new_mem_buf(pem, -1)) != NULL) {
+		k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+		BIO_free(b);
+	}
+	ERR_clear_error();
+	return (k);
+}
+
+int
+sim_jwt_split(const char *tok, size_t len, cJSON **hdr, cJSON **payload)
+{
+	const char	*d1, *d2;
+	unsigned char	*h = NULL, *p = NULL;
+	size_t		 hlen, plen;
+
+	*hdr = *payload = NULL;
+	if ((d1 = memchr(tok, '.', len)) == NULL ||
+	    (d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok))) == NULL ||
+	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok)) != NULL)
+		return (-1);
+	if ((h = sim_b64url_decode(tok, (size_t)(d1 - tok), &hlen)) != NULL &&
+	    (p = sim_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1),
+	    &plen)) != NULL) {
+		*hdr = cJSON_ParseWithLength((char *)h, hlen);
+		*payload = cJSON_ParseWithLength((char *)p, plen);
+	}
+	free(h);
+	free(p);
+	if (!cJSON_IsObject(*hdr) || !cJSON_IsObject(*payload)) {
+		cJSON_Delete(*hdr);
+		cJSON_Delete(*payload);
+		*hdr = *payload = NULL;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+sim_jwt_sig_ok(EVP_PKEY *key, const char *tok, size_t len, const char *alg)
+{
+	EVP_MD_CTX	*md = NULL;
+	EVP_PKEY_CTX	*pctx = NULL;
+	const char	*d2 = NULL;
+	unsigned char	*sig = NULL;
+	size_t		 siglen;
+	int		 ok = 0, pss = strcmp(alg, "PS256") == 0;
+
+	for (size_t i = 0, dots = 0; i < len; i++)
+		if (tok[i] == '.' && ++dots == 2)
+			d2 = tok + i;
+	if (key == NULL || d2 == NULL || (!pss && strcmp(alg, "RS256") != 0) ||
+	    EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+		return (0);
+	if ((sig = sim_b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - tok),
+	    &siglen)) == NULL)
+		return (0);
+	if ((md = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestVerifyInit(md, &pctx, EVP_sha256(), NULL, key) == 1 &&
+	    (!pss || (EVP_PKEY_CTX_set_rsa_padding(pctx,
+	    RSA_PKCS1_PSS_PADDING) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) == 1)) &&
+	    EVP_DigestVerify(md, sig, siglen, (const unsigned char *)tok,
+	    (size_t)(d2 - tok)) == 1)
+		ok = 1;
+	ERR_clear_error();
+	EVP_MD_CTX_free(md);
+	free(sig);
+	return (ok);
+}
+
+int
+sim_make_client_cert(const char *cn, int days, char **cert_pem,
+    char **key_pem)
+{
+	EVP_PKEY	*k;
+	X509		*x = NULL;
+	int		 rc = -1;
+
+	*cert_pem = *key_pem = NULL;
+	if ((k = EVP_RSA_gen(2048)) == NULL ||
+	    (x = new_cert(k, cn)) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) ==
+	    NULL ||
+	    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 ||
+	    X509_sign(x, k, EVP_sha256()) == 0)
+		goto out;
+	*cert_pem = cert_pem_of(x);
+	*key_pem = key_pem_of(k);
+	rc = *cert_pem && *key_pem ? 0 : -1;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	X509_free(x);
+	return (rc);
+}
+
+char *
+sim_federated_token(const char *key_pem, const char *issuer,
+    const char *subject, int lifetime)
+{
+	BIO		*b;
+	EVP_PKEY	*k = NULL;
+	cJSON		*p = cJSON_CreateObject();
+	char		*tok = NULL, jti[37];
+	long long	 now = util_now();
+
+	util_uuid(jti);
+	cJSON_AddStringToObject(p, "iss", issuer);
+	cJSON_AddStringToObject(p, "sub", subject);
+	cJSON_AddStringToObject(p, "aud", "api://AzureADTokenExchange");
+	cJSON_AddStringToObject(p, "jti", jti);
+	cJSON_AddNumberToObject(p, "iat", (double)now);
+	cJSON_AddNumberToObject(p, "nbf", (double)now);
+	cJSON_AddNumberToObject(p, "exp", (double)(now + lifetime));
+	if ((b = BIO_new_mem_buf(key_pem, -1)) != NULL) {
+		k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+		BIO_free(b);
+	}
+	if (k != NULL)
+		tok = sign_compact(k, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", p);
+	ERR_clear_error();
+	EVP_PKEY_free(k);
+	cJSON_Delete(p);
+	return (tok);
 }
