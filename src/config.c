@@ -34,7 +34,7 @@
 #define CONFIG_SECRET_MAX	4096
 
 enum kind { K_STR, K_SECRET, K_BOOL, K_SIZE, K_SECONDS, K_UINT, K_VERSION,
-	K_CIDRS, K_HUNT };
+	K_CIDRS, K_HUNT, K_QUOTA };
 
 struct key {
 	const char	*name;
@@ -140,6 +140,31 @@ static const struct key keys[] = {
 	  "use http://HOST:PORT (user:password@ allowed)" },
 	{ "no_proxy", "NO_PROXY", K_STR, OFF(no_proxy), 0, 0,
 	  "use a comma-separated list of hosts or domains" },
+	/* the response cache and local rate limits (issue 9, steward.h) */
+	{ "cache", "DEFGATE_CACHE", K_BOOL, OFF(cache), 0, 1,
+	  "use on or off" },
+	{ "cache_max_bytes", "DEFGATE_CACHE_MAX_BYTES", K_SIZE,
+	  OFF(cache_max_bytes), 0, 4LL << 30,
+	  "use a size from 0 to 4g, e.g. 64m" },
+	{ "cache_max_share", "DEFGATE_CACHE_MAX_SHARE", K_UINT,
+	  OFF(cache_max_share), 1, 100,
+	  "use a percentage from 1 to 100 (the largest answer cached)" },
+	{ "cache_ttl", "DEFGATE_CACHE_TTL", K_UINT, OFF(cache_ttl), 0, 86400,
+	  "use whole seconds from 1 to 86400, or 0 for each route's own" },
+	{ "stale_max_age", "DEFGATE_STALE_MAX_AGE", K_SECONDS,
+	  OFF(stale_max_age_ms), 0, 86400,
+	  "use whole seconds from 0 to 86400" },
+	{ "quota_incidents", "DEFGATE_QUOTA_INCIDENTS", K_QUOTA,
+	  OFF(quota[QUOTA_INCIDENTS]), 0, 0,
+	  "use calls per window, e.g. 50/min,1500/h, or off" },
+	{ "quota_hunting", "DEFGATE_QUOTA_HUNTING", K_QUOTA,
+	  OFF(quota[QUOTA_HUNTING]), 0, 0,
+	  "use calls per window, e.g. 45/min,1500/h, or off" },
+	{ "quota_mde", "DEFGATE_QUOTA_MDE", K_QUOTA, OFF(quota[QUOTA_MDE]),
+	  0, 0, "use calls per window, e.g. 100/min,1500/h, or off" },
+	{ "quota_graph", "DEFGATE_QUOTA_GRAPH", K_QUOTA,
+	  OFF(quota[QUOTA_GRAPH]), 0, 0,
+	  "use calls per window, e.g. 150/min, or off" },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -206,6 +231,11 @@ config_defaults(struct gw_config *cf)
 	cf->http2 = 1;
 	cf->imds_url = xstrdup("http://169.254.169.254");
 	cf->cloud = xstrdup("public");
+	cf->cache = 1;
+	cf->cache_max_bytes = 64UL << 20;
+	cf->cache_max_share = 10;
+	cf->stale_max_age_ms = 300 * 1000;
+	quota_defaults(cf->quota);
 }
 
 static int
@@ -383,6 +413,17 @@ config_set(struct gw_config *cf, const char *name, const char *value,
 		if (parse_cidrs(cf, value) == -1)
 			break;
 		return (0);
+	case K_QUOTA: {
+		const char *why;
+
+		if (quota_parse_limit(value, (struct quota_limit *)(void *)
+		    ((char *)cf + k->off), &why) == -1) {
+			errf(errs, "%s (%s) has an invalid value \"%s\": %s; "
+			    "%s", k->name, k->env, value, why, k->fix);
+			return (-1);
+		}
+		return (0);
+	}
 	}
 	/* never echo the value of a secret */
 	errf(errs, "%s (%s) has an invalid value \"%s\": %s", k->name, k->env,

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "quota.h"
 
 #define CONFIG_MAX_ALLOW	32
 #define CONFIG_MAX_ERRORS	4096	/* bytes of collected error text */
@@ -67,6 +68,14 @@ struct gw_config {
 	long			 token_timeout_ms;	/* token request, total */
 	long			 max_upstream_conns;
 	int			 http2;		/* multiplex API calls */
+
+	/* response cache and local rate limits (steward.h) */
+	int			 cache;		/* on/off */
+	size_t			 cache_max_bytes;
+	unsigned int		 cache_max_share;	/* % of max bytes */
+	unsigned int		 cache_ttl;	/* s, 0: the route table's */
+	long			 stale_max_age_ms;
+	struct quota_limit	 quota[QUOTA__COUNT];
 
 	int			 verbose;
 	char			*config_file;		/* path, for reload */

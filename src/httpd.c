@@ -26,8 +26,10 @@
 #include "job.h"
 #include "log.h"
 #include "proxy.h"
+#include "metrics.h"
 #include "reqcheck.h"
 #include "status.h"
+#include "telemetry.h"
 #include "upstream.h"
 #include "util.h"
 #include "httpd.h"
@@ -199,6 +201,33 @@ serve_readyz(struct MHD_Connection *c, struct gw_request *r)
 		return (serve_json(c, r, 200, strdup(ok), strlen(ok)));
 	}
 	return (proxy_error(c, r, 503, "TokenUnavailable", msg));
+}
+
+static enum MHD_Result
+serve_metrics(struct MHD_Connection *c, struct gw_request *r)
+{
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+	size_t			 len;
+	char			*text = telemetry_render(r->cf, &len);
+
+	if (text == NULL)
+		return (proxy_error(c, r, 500, "InternalError", "the metrics "
+		    "do not fit their buffer"));
+	resp = MHD_create_response_from_buffer(len, text,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(text);
+		return (MHD_NO);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    METRICS_CONTENT_TYPE);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	r->status = 200;
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
+	return (ret);
 }
 
 /* The client's own client-request-id is kept when it is a sane token. */
@@ -398,6 +427,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return (queue_static(c, r, h.healthz, 200));
 	case RK_READYZ:
 		return (serve_readyz(c, r));
+	case RK_METRICS:
+		return (serve_metrics(c, r));
 	}
 	return (proxy_error(c, r, 404, "NotFound", "no such endpoint"));
 }
@@ -434,8 +465,11 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	*con_cls = NULL;
 	proxy_finish(r, h.up);
-	if (r->status)
+	if (r->status) {
 		status_count(r->m.id, r->status);
+		telemetry_request(r->m.id, r->status, r->cache,
+		    util_mono_ms() - r->start_ms);
+	}
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		log_debug("%s: connection ended early (%d)", r->reqid,
 		    (int)toe);

@@ -76,6 +76,7 @@ job_unref(struct job *j)
 		return;
 	pthread_mutex_destroy(&j->mu);
 	huntshape_free(j->hs);	/* the back thread is done with it */
+	steward_ticket_free(&j->cache);
 	free(j->url);
 	free(j->path);
 	free(j->body);

@@ -23,6 +23,7 @@
 #include <microhttpd.h>
 
 #include "routes.h"
+#include "steward.h"
 
 #define JOB_RING_MIN	(4 * 1024)
 #define JOB_RING_MAX	(64 * 1024)	/* per-connection response buffer */
@@ -57,6 +58,9 @@ struct job {
 	char			 hdrmem[JOB_HDRMEM];
 	size_t			 hdrmemlen;
 	long long		 start_ms;
+	/* the response cache and quota (steward.h): the front fills it
+	 * before submitting; then see steward.h for who touches what */
+	struct steward_ticket	 cache;
 
 	/* messages to the back thread, embedded so posting never allocates */
 	struct job_msg		 msg_submit, msg_unpause, msg_cancel;

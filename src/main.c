@@ -36,6 +36,8 @@
 #include "routes.h"
 #include "sim/sim.h"
 #include "status.h"
+#include "steward.h"
+#include "telemetry.h"
 #include "tokensrc.h"
 #include "upstream.h"
 #include "util.h"
@@ -70,7 +72,10 @@ usage(FILE *f)
 "  (DEFGATE_LISTEN), allow_write (DEFGATE_ALLOW_WRITE), allow_from\n"
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
 "  timeout, connect_timeout, token_timeout, max_clients, client_timeout,\n"
-"  max_upstream_connections, http2 (DEFGATE_<KEY>).\n"
+"  max_upstream_connections, http2, cache (on|off), cache_max_bytes,\n"
+"  cache_max_share, cache_ttl, stale_max_age, quota_incidents,\n"
+"  quota_hunting, quota_mde, quota_graph (\"50/min,1500/h\" or off)\n"
+"  (DEFGATE_<KEY>).\n"
 "Credentials: credential (DEFGATE_CREDENTIAL) secret|certificate|federated|\n"
 "  managed_identity, or inferred; client_certificate_path\n"
 "  (AZURE_CLIENT_CERTIFICATE_PATH), client_certificate_password,\n"
@@ -673,14 +678,18 @@ main(int argc, char **argv)
 		    "set allow_from (DEFGATE_ALLOW_FROM) to the networks that "
 		    "may call defgate", cf->listen);
 	status_init(cf, o.demo);
+	if (steward_init(cf) == -1)
+		fatalx("out of memory for the response cache");
 	up = upstream_start(cf);
 	for (int b = 0; b < BACKEND__COUNT; b++)
 		src[b] = upstream_tokensrc(up, (enum backend_id)b);
 	status_set_sources(src);
+	telemetry_set_sources(src);
 	if (httpd_start(cf, up) == -1) {
 		upstream_stop(up);
 		status_cleanup();
 		upstream_free(up);
+		steward_cleanup();
 		demo_stop(&demo);
 		exit(1);
 	}
@@ -712,6 +721,7 @@ main(int argc, char **argv)
 			 * config is freed when its last request is done */
 			httpd_set_config(ncf);
 			status_set_config(ncf);
+			steward_reload(ncf);
 			upstream_reload(up, ncf);
 			cfgref_put(cf);
 			cf = ncf;
@@ -726,10 +736,12 @@ main(int argc, char **argv)
 	httpd_quiesce();
 	wait_inflight(util_mono_ms() + SHUTDOWN_GRACE_MS);
 	upstream_stop(up);	/* whatever is left gets a 503 */
+	steward_wake_all();	/* requests waiting for one of those */
 	wait_inflight(util_mono_ms() + 2000);
 	httpd_stop();
 	status_cleanup();
 	upstream_free(up);
+	steward_cleanup();
 	demo_stop(&demo);
 	cfgref_put(cf);
 	for (int i = 0; i < o.nsets; i++)

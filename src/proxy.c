@@ -15,6 +15,7 @@
 #include "job.h"
 #include "log.h"
 #include "proxy.h"
+#include "steward.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -245,6 +246,8 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 	const struct route	*rt = r->m.route;
 	struct job		*j;
 	struct buf		 path;
+	struct steward_ticket	 ticket;
+	enum MHD_Result		 ret;
 	const char		*why = NULL, *accept, *ctype;
 	enum job_method		 method = JOB_GET;
 	char			*body = NULL;
@@ -284,11 +287,20 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 		return (proxy_error(c, r, 414, "BadRequest",
 		    "the request URI is too long"));
 	}
+	/* a cached answer, or the quota says no: answered here */
+	if (steward_front(c, r, path.data ? path.data : "", path.len, &ticket,
+	    &ret)) {
+		buf_free(&path);
+		free(body);
+		return (ret);
+	}
 	if ((j = job_new(c, rt, method, r->reqid)) == NULL) {
 		buf_free(&path);
 		free(body);
+		steward_ticket_free(&ticket);
 		return (MHD_NO);
 	}
+	j->cache = ticket;
 	j->path = buf_take(&path, NULL);
 	j->body = body;
 	j->bodylen = bodylen;
@@ -380,6 +392,11 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 	unsigned		 status;
 
 	pthread_mutex_lock(&j->mu);
+	if (steward_stale_wanted(j)) {
+		/* a 5xx, a timeout or a 429: the stale answer instead */
+		pthread_mutex_unlock(&j->mu);
+		return (steward_answer(c, r, j->cache.stale, ST_CACHE_STALE));
+	}
 	if (j->err_status) {
 		char msg[sizeof(j->err_msg)], ra[sizeof(j->retry_after)];
 		const char *code = j->err_code;
@@ -459,6 +476,7 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 			    j->request_id);
 		MHD_add_response_header(resp, "client-request-id", r->reqid);
 		front_decorate(c, r->cf, resp);	/* CORS for cors_origins */
+		steward_headers(resp, j);
 	}
 	pthread_mutex_unlock(&j->mu);
 	if (resp == NULL)

@@ -34,6 +34,8 @@ struct gw_request {
 	struct buf		 body;
 	struct job		*job;
 	unsigned		 status;	/* status answered, for counters */
+	int			 cache;		/* enum steward_cache, for counters */
+	int			 waited;	/* steward.h: woken from coalescing */
 	char			 reqid[65];
 	long long		 start_ms;
 };

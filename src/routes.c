@@ -27,9 +27,9 @@
 const struct route routes[] = {
 	/* defgate's own API */
 	{ "incidents", "GET", "/incidents", RK_PROXY, BACKEND_DEFENDER,
-	  "/api/incidents", INC_R, ROUTE_QUERY, RB_NONE, 0, NULL },
+	  "/api/incidents", INC_R, ROUTE_QUERY, RB_NONE, 5, NULL },
 	{ "incident", "GET", "/incidents/{id}", RK_PROXY, BACKEND_DEFENDER,
-	  "/api/incidents/{id}", INC_R, ROUTE_QUERY, RB_NONE, 0, NULL },
+	  "/api/incidents/{id}", INC_R, ROUTE_QUERY, RB_NONE, 5, NULL },
 	{ "incident_update", "PATCH", "/incidents/{id}", RK_PROXY,
 	  BACKEND_DEFENDER, "/api/incidents/{id}", INC_W,
 	  ROUTE_WRITE | ROUTE_QUERY, RB_JSON, 0, NULL },
@@ -40,11 +40,11 @@ const struct route routes[] = {
 
 	/* Defender XDR compatible */
 	{ "xdr_incidents", "GET", "/api/incidents", RK_PROXY,
-	  BACKEND_DEFENDER, "/api/incidents", INC_R, ROUTE_QUERY, RB_NONE, 0,
+	  BACKEND_DEFENDER, "/api/incidents", INC_R, ROUTE_QUERY, RB_NONE, 5,
 	  NULL },
 	{ "xdr_incident", "GET", "/api/incidents/{id}", RK_PROXY,
 	  BACKEND_DEFENDER, "/api/incidents/{id}", INC_R, ROUTE_QUERY,
-	  RB_NONE, 0, NULL },
+	  RB_NONE, 5, NULL },
 	{ "xdr_incident_update", "PATCH", "/api/incidents/{id}", RK_PROXY,
 	  BACKEND_DEFENDER, "/api/incidents/{id}", INC_W,
 	  ROUTE_WRITE | ROUTE_QUERY, RB_JSON, 0, NULL },
@@ -54,13 +54,13 @@ const struct route routes[] = {
 
 	/* Defender for Endpoint compatible */
 	{ "mde_alerts", "GET", "/api/alerts", RK_PROXY, BACKEND_MDE,
-	  "/api/alerts", ALERT_R, ROUTE_QUERY, RB_NONE, 0, NULL },
+	  "/api/alerts", ALERT_R, ROUTE_QUERY, RB_NONE, 5, NULL },
 	{ "mde_alert", "GET", "/api/alerts/{id}", RK_PROXY, BACKEND_MDE,
-	  "/api/alerts/{id}", ALERT_R, ROUTE_QUERY, RB_NONE, 0, NULL },
+	  "/api/alerts/{id}", ALERT_R, ROUTE_QUERY, RB_NONE, 5, NULL },
 	{ "mde_machines", "GET", "/api/machines", RK_PROXY, BACKEND_MDE,
-	  "/api/machines", MACH_R, ROUTE_QUERY, RB_NONE, 0, NULL },
+	  "/api/machines", MACH_R, ROUTE_QUERY, RB_NONE, 30, NULL },
 	{ "mde_machine", "GET", "/api/machines/{id}", RK_PROXY, BACKEND_MDE,
-	  "/api/machines/{id}", MACH_R, ROUTE_QUERY, RB_NONE, 0, NULL },
+	  "/api/machines/{id}", MACH_R, ROUTE_QUERY, RB_NONE, 30, NULL },
 	{ "mde_hunting", "POST", "/api/advancedqueries/run", RK_HUNT,
 	  BACKEND_MDE, "/api/advancedqueries/run", AQ, 0, RB_HUNT, 0, NULL },
 
@@ -70,16 +70,16 @@ const struct route routes[] = {
 	  RB_HUNT, 0, NULL },
 	{ "graph_incidents", "GET", "/v1.0/security/incidents", RK_PROXY,
 	  BACKEND_GRAPH, "/v1.0/security/incidents", G_INC_R, ROUTE_QUERY,
-	  RB_NONE, 0, NULL },
+	  RB_NONE, 5, NULL },
 	{ "graph_incident", "GET", "/v1.0/security/incidents/{id}", RK_PROXY,
 	  BACKEND_GRAPH, "/v1.0/security/incidents/{id}", G_INC_R,
-	  ROUTE_QUERY, RB_NONE, 0, NULL },
+	  ROUTE_QUERY, RB_NONE, 5, NULL },
 	{ "graph_alerts", "GET", "/v1.0/security/alerts_v2", RK_PROXY,
 	  BACKEND_GRAPH, "/v1.0/security/alerts_v2", G_ALR_R, ROUTE_QUERY,
-	  RB_NONE, 0, NULL },
+	  RB_NONE, 5, NULL },
 	{ "graph_alert", "GET", "/v1.0/security/alerts_v2/{id}", RK_PROXY,
 	  BACKEND_GRAPH, "/v1.0/security/alerts_v2/{id}", G_ALR_R,
-	  ROUTE_QUERY, RB_NONE, 0, NULL },
+	  ROUTE_QUERY, RB_NONE, 5, NULL },
 
 	/* local */
 	{ "status", "GET", "/", RK_STATUS_PAGE, 0, NULL, NONE, 0, RB_NONE, 0,
@@ -96,6 +96,8 @@ const struct route routes[] = {
 	  0, NULL },
 	{ "readyz", "GET", "/readyz", RK_READYZ, 0, NULL, NONE, 0, RB_NONE, 0,
 	  NULL },
+	{ "metrics", "GET", "/metrics", RK_METRICS, 0, NULL, NONE, 0, RB_NONE,
+	  0, NULL },
 };
 const int nroutes = sizeof(routes) / sizeof(routes[0]);
 

@@ -25,7 +25,8 @@ enum route_kind {
 	RK_STATUS_JSON,
 	RK_ASSET,
 	RK_HEALTHZ,
-	RK_READYZ
+	RK_READYZ,
+	RK_METRICS	/* Prometheus text (telemetry.h) */
 };
 
 enum route_body {

@@ -33,6 +33,8 @@
 #include "job.h"
 #include "log.h"
 #include "status.h"
+#include "steward.h"
+#include "telemetry.h"
 #include "tokensrc.h"
 #include "upstream.h"
 #include "util.h"
@@ -242,7 +244,7 @@ api_write_cb(char *b, size_t size, size_t n, void *arg)
 {
 	struct job	*j = arg;
 	size_t		 rc = n * size;
-	int		 r;
+	int		 r = -1;
 
 	n *= size;
 	if (j->discard)
@@ -266,6 +268,8 @@ api_write_cb(char *b, size_t size, size_t n, void *arg)
 	} else if (j->streaming)
 		job_notify(j);
 	pthread_mutex_unlock(&j->mu);
+	if (r == 0)
+		steward_body(j, b, n);	/* a copy for the response cache */
 	return (rc);
 }
 
@@ -444,6 +448,7 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 
 	detach(up, j);
 	status_upstream(ms, res == CURLE_OK ? j->status : 0);
+	telemetry_upstream(j->backend, res == CURLE_OK ? j->status : 0);
 	if (j->status == 403 && j->peeklen > 0 &&
 	    strstr(j->peek, "Missing application roles") != NULL) {
 		/* an API may echo the bearer or more: never onto the page */
@@ -502,6 +507,7 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 	j->done = 1;
 	job_notify(j);
 	pthread_mutex_unlock(&j->mu);
+	steward_finished(j);	/* cache, invalidation, upstream 429 */
 	job_unref(j);
 }
 

@@ -152,6 +152,13 @@ start_defgate() {
 		# every backend on the fake: no test traffic leaves loopback
 		export DEFGATE_GRAPH_URL=${GW_GRAPH:-${GW_API:-$FAKE_URL}}
 		export DEFGATE_MDE_URL=${GW_MDE:-${GW_API:-$FAKE_URL}}
+		# the response cache and the local rate limits (issue 9) change
+		# what reaches the fake: off unless a test turns them on
+		# (--set cache=on, --set quota_incidents=3/min, ...)
+		export DEFGATE_CACHE=${DEFGATE_CACHE:-off}
+		for _q in INCIDENTS HUNTING MDE GRAPH; do
+			eval "export DEFGATE_QUOTA_$_q=\${DEFGATE_QUOTA_$_q:-off}"
+		done
 		exec $DEFGATE_WRAPPER "$DEFGATE" --listen 127.0.0.1:0 "$@" \
 		    2>>"$GW_LOG"
 	) &
