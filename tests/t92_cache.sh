@@ -180,7 +180,7 @@ fake_fault '{"target":"api","kind":"hang","delay_ms":3000,"path":"/api/incidents
 c0=$(calls)
 # a reader that reads nothing until the others are done
 exec 3<>"/dev/tcp/127.0.0.1/$GW_PORT"
-printf 'GET /incidents HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+printf 'GET /incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
 sleep 0.3
 t0=$(date +%s%N)
 seq 100 | xargs -P 100 -I{} curl -s --max-time 30 -D "$T/co.{}.h" \
