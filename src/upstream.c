@@ -30,6 +30,7 @@
 #include "huntshape.h"
 #include "job.h"
 #include "log.h"
+#include "routes.h"
 #include "status.h"
 #include "tokensrc.h"
 #include "upstream.h"
@@ -431,10 +432,11 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 	long long ms = util_mono_ms() - j->up_start_ms;
 
 	detach(up, j);
-	status_upstream(ms, res == CURLE_OK ? j->status : 0);
+	status_upstream((int)(j->rt - routes), ms, res == CURLE_OK ?
+	    j->status : 0);
 	if (j->status == 403 && j->peeklen > 0 &&
 	    strstr(j->peek, "Missing application roles") != NULL)
-		status_forbidden(j->peek, j->peeklen);
+		status_forbidden((int)(j->rt - routes), j->peek, j->peeklen);
 	if (j->discard && !j->cancelled) {
 		/* 401 on a live token: it was revoked; refresh and retry once */
 		j->discard = 0;
