@@ -38,6 +38,20 @@ dd() {
 	    sed 's/.*<dd[^>]*>\([^<]*\)<\/dd>/\1/'
 }
 
+# dom_when JQ: the page once status.json satisfies JQ (at most ~15 s)
+dom_when() {
+	i=0
+	while [ "$(curl -s "$GW/status.json" | jq -r "$1")" != true ]; do
+		i=$((i + 1)); [ "$i" -gt 150 ] && break
+		sleep 0.1
+	done
+	dom
+}
+new_fake() {
+	kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null
+	start_fake "$@"
+}
+
 # ================= valid token, all roles
 start_fake
 start_defgate
@@ -59,8 +73,7 @@ like "$DOM" "for this page and probes" "valid: the page's own traffic is set apa
 stop_defgate; is "$?" 0 "defgate exits 0"
 
 # ================= missing role: the API's 403 with its time and route
-kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null
-start_fake --roles Incident.Read.All
+new_fake --roles Incident.Read.All
 start_defgate --set allow_write=true
 wait_ready || bail "defgate (one role) not ready: $(cat "$GW_LOG")"
 req GET /incidents
@@ -81,18 +94,12 @@ is "$(dd 'errors (no answer or 5xx)')" 0 "missing role: ... next to errors that 
 stop_defgate; is "$?" 0 "defgate exits 0"
 
 # ================= token failure after a good token: stale claims
-kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null
-start_fake
+new_fake
 fake_ctl config '{"token_lifetime":6}' >/dev/null
 start_defgate
 wait_ready || bail "defgate (short tokens) not ready: $(cat "$GW_LOG")"
 fake_fault '{"target":"token","kind":"status","status":503,"count":-1}'
-i=0
-while [ "$(curl -s "$GW/status.json" | jq -r .token.stale)" != true ]; do
-	i=$((i + 1)); [ "$i" -gt 150 ] && break
-	sleep 0.1
-done
-dom
+dom_when .token.stale
 like "$(body_attr data-token-state)" e "token failure: token state $(body_attr data-token-state)"
 is "$(body_attr data-token-stale)" true "token failure: the page marks the claims stale"
 like "$DOM" 'id="claims-stale"' "token failure: the claims card warns..."
@@ -103,15 +110,9 @@ unlike "$DOM" ">allowed<" "token failure: no route shown allowed"
 stop_defgate; is "$?" 0 "defgate exits 0"
 
 # ================= wrong secret: no token at all
-kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null
-start_fake
+new_fake
 GW_SECRET=wrong-secret-value-4711 start_defgate
-i=0
-while [ "$(curl -s "$GW/status.json" | jq -r '.token.last_error != null')" != true ]; do
-	i=$((i + 1)); [ "$i" -gt 100 ] && break
-	sleep 0.1
-done
-dom
+dom_when '.token.last_error != null'
 is "$(body_attr data-token-state)" error "wrong secret: the page shows the token error"
 like "$DOM" "AADSTS7000215" "wrong secret: with its AADSTS code"
 is "$(usable GET /incidents)" unknown "wrong secret: roles unknown, not allowed"
