@@ -28,6 +28,9 @@ usable() {
 	printf '%s' "$DOM" | grep -o "data-route=\"$1 $2\" data-usable=\"[a-z-]*\"" |
 	    head -1 | sed 's/.*data-usable="\([a-z-]*\)"/\1/'
 }
+routes_html() {
+	printf '%s' "$DOM" | tr -d '\n' | grep -o '<table id="routes">.*</table>'
+}
 body_attr() {
 	printf '%s' "$DOM" | grep -o "<body[^>]*>" | grep -o "$1=\"[^\"]*\"" |
 	    cut -d'"' -f2
@@ -62,6 +65,7 @@ is "$(body_attr data-token-state)" valid "valid: the page shows the token valid"
 is "$(body_attr data-token-stale)" false "valid: the claims are current"
 is "$(usable GET /incidents)" allowed "valid: GET /incidents shown allowed"
 is "$(usable POST /hunting)" allowed "valid: POST /hunting shown allowed"
+like "$(routes_html)" "chip-ok" "valid: the roles the token holds are marked held"
 unlike "$DOM" 'id="claims-stale"' "valid: no stale-claims warning"
 unlike "$DOM" 'id="last-403"' "valid: no last 403"
 like "$(dd 'lifetime (exp − iat)')" "59m 59s" "valid: lifetime is the token's (3599 s)"
@@ -107,6 +111,8 @@ like "$DOM" "last good token (expired/invalid)" "token failure: ... last good to
 is "$(usable GET /incidents)" unusable "token failure: GET /incidents shown unusable"
 is "$(usable POST /hunting)" unusable "token failure: POST /hunting shown unusable"
 unlike "$DOM" ">allowed<" "token failure: no route shown allowed"
+unlike "$(routes_html)" "chip-ok" \
+    "token failure: no required role shown as held"
 stop_defgate; is "$?" 0 "defgate exits 0"
 
 # ================= wrong secret: no token at all

@@ -462,7 +462,7 @@
       if (requires.length) {
         const ul = el('ul', 'chips');
         requires.forEach(function (x) {
-          ul.appendChild(el('li', 'chip' + (hasRole(roles, x) ? ' chip-ok' : ''), x));
+          ul.appendChild(el('li', 'chip' + (hasRole(roles, x) && tok.stale !== true ? ' chip-ok' : ''), x));
         });
         tdReq.appendChild(ul);
       } else {
