@@ -98,6 +98,8 @@ struct job {
 	int			 failed;	/* aborted while streaming */
 	int			 cancelled;
 	int			 curl_paused;
+	long long		 paused_ms;	/* back thread: mono ms of the
+						 * pause (0: running) */
 	int			 unpause_queued;
 	long			 status;
 	long long		 content_length;	/* -1: unknown */

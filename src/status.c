@@ -41,10 +41,13 @@ static struct {
 	atomic_ullong		 lat_sum_ms;
 	atomic_llong		 lat_max_ms;
 	atomic_ulong		 up_requests;
-	atomic_ulong		 up_errors;
+	atomic_ulong		 up_errors;	/* no answer, or 5xx */
+	atomic_ulong		 up_4xx;	/* answered 4xx (403, 429, …) */
 
 	pthread_mutex_t		 mu;	/* guards the fields below */
 	char			 forbidden[512];
+	int			 forbidden_id;	/* its route row */
+	long long		 forbidden_at;
 	const struct gw_config	*cf;	/* a reference */
 	struct tokensrc		*src[BACKEND__COUNT];
 	int			 demo;
@@ -99,7 +102,7 @@ status_count(int id, unsigned int code)
 }
 
 void
-status_upstream(long long ms, long code)
+status_upstream(int id, long long ms, long code)
 {
 	size_t		 b;
 	long long	 max;
@@ -113,6 +116,15 @@ status_upstream(long long ms, long code)
 	if (code == 0 || code >= 500)
 		atomic_fetch_add_explicit(&st.up_errors, 1,
 		    memory_order_relaxed);
+	else if (code >= 400)
+		atomic_fetch_add_explicit(&st.up_4xx, 1, memory_order_relaxed);
+	else if (code >= 200 && code < 300) {
+		/* the route works now: its last 403 is history */
+		pthread_mutex_lock(&st.mu);
+		if (st.forbidden[0] && st.forbidden_id == id)
+			st.forbidden[0] = '\0';
+		pthread_mutex_unlock(&st.mu);
+	}
 	max = atomic_load_explicit(&st.lat_max_ms, memory_order_relaxed);
 	while (ms > max && !atomic_compare_exchange_weak(&st.lat_max_ms, &max,
 	    ms))
@@ -120,9 +132,11 @@ status_upstream(long long ms, long code)
 }
 
 void
-status_forbidden(const char *msg, size_t len)
+status_forbidden(int id, const char *msg, size_t len)
 {
 	pthread_mutex_lock(&st.mu);
+	st.forbidden_id = id;
+	st.forbidden_at = util_now();
 	if (len >= sizeof(st.forbidden))
 		len = sizeof(st.forbidden) - 1;
 	memcpy(st.forbidden, msg, len);
@@ -395,18 +409,26 @@ render_config(cJSON *c)
 	cJSON_AddBoolToObject(c, "demo", st.demo);
 }
 
-static void
-render_requests(cJSON *root)
+/* Rows answered by defgate itself: the status page, its data and probes. */
+static int
+own_traffic(int r)
 {
-	cJSON		*reqs, *by;
-	unsigned long	 total = 0;
+	return (r >= 0 && r < nroutes && !routes_forwarded(&routes[r]));
+}
 
-	reqs = cJSON_AddObjectToObject(root, "requests");
-	by = cJSON_CreateObject();
+/* The counts of the rows with own_traffic(row) == own, by name and code. */
+static cJSON *
+count_rows(int own, unsigned long *total)
+{
+	cJSON *by = cJSON_CreateObject();
+
+	*total = 0;
 	for (int r = -1; r < nroutes; r++) {
 		const char	*name = router_name(r);
 		cJSON		*rc = cJSON_GetObjectItemCaseSensitive(by, name);
 
+		if (own_traffic(r) != own)
+			continue;
 		for (size_t i = 0; i <= NCODES; i++) {
 			unsigned long k = atomic_load_explicit(
 			    &st.req[r + 1][i], memory_order_relaxed);
@@ -429,11 +451,30 @@ render_requests(cJSON *root)
 				    (double)k);
 			else
 				cJSON_AddNumberToObject(rc, code, (double)k);
-			total += k;
+			*total += k;
 		}
 	}
+	return (by);
+}
+
+/*
+ * requests: API traffic (forwarded routes and unknown paths); own: the
+ * status page, its assets, /status.json, /healthz and /readyz.
+ */
+static void
+render_requests(cJSON *root)
+{
+	cJSON		*reqs, *own, *by;
+	unsigned long	 total;
+
+	reqs = cJSON_AddObjectToObject(root, "requests");
+	by = count_rows(0, &total);
 	cJSON_AddNumberToObject(reqs, "total", (double)total);
 	cJSON_AddItemToObject(reqs, "by_route", by);
+	own = cJSON_AddObjectToObject(root, "own_requests");
+	by = count_rows(1, &total);
+	cJSON_AddNumberToObject(own, "total", (double)total);
+	cJSON_AddItemToObject(own, "by_route", by);
 }
 
 char *
@@ -487,6 +528,15 @@ status_render_json(size_t *len)
 	cJSON_AddItemToObject(root, "routes", render_routes(views, &d));
 	up = cJSON_CreateObject();
 	add_str(up, "last_forbidden", st.forbidden[0] ? st.forbidden : NULL);
+	if (st.forbidden[0]) {
+		cJSON_AddNumberToObject(up, "last_forbidden_at",
+		    (double)st.forbidden_at);
+		cJSON_AddStringToObject(up, "last_forbidden_route",
+		    router_name(st.forbidden_id));
+	} else {
+		cJSON_AddNullToObject(up, "last_forbidden_at");
+		cJSON_AddNullToObject(up, "last_forbidden_route");
+	}
 	pthread_mutex_unlock(&st.mu);
 	for (int b = 0; b < BACKEND__COUNT; b++)
 		tokensrc_view_free(&views[b]);
@@ -500,6 +550,10 @@ status_render_json(size_t *len)
 	    &st.up_requests));
 	cJSON_AddNumberToObject(up, "errors", (double)atomic_load(
 	    &st.up_errors));
+	cJSON_AddStringToObject(up, "errors_are",
+	    "no answer (connect, TLS, timeout, reset) or a 5xx answer");
+	cJSON_AddNumberToObject(up, "answers_4xx", (double)atomic_load(
+	    &st.up_4xx));
 	lat = cJSON_AddObjectToObject(up, "latency_ms");
 	cJSON_AddNumberToObject(lat, "avg", n ? (double)atomic_load(
 	    &st.lat_sum_ms) / (double)n : 0);
@@ -507,6 +561,8 @@ status_render_json(size_t *len)
 	cJSON_AddNumberToObject(lat, "p99", (double)lat_quantile(h, n, 0.99));
 	cJSON_AddNumberToObject(lat, "max", (double)atomic_load(
 	    &st.lat_max_ms));
+	/* p50/p99 are the upper bounds of the histogram buckets they fall in */
+	cJSON_AddStringToObject(lat, "percentiles_are", "bucket upper bounds");
 	cJSON_AddItemToObject(root, "upstream", up);
 
 	out = cJSON_PrintUnformatted(root);

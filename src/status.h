@@ -29,10 +29,15 @@ void	 status_set_sources(struct tokensrc *const src[BACKEND__COUNT]);
 void	 status_cleanup(void);
 /* Front thread: count a finished request of route row id (-1: none). */
 void	 status_count(int id, unsigned int http_status);
-/* Back thread: one upstream API exchange took ms. */
-void	 status_upstream(long long ms, long http_status);
-/* Back thread: remember the last 403 "Missing application roles" text. */
-void	 status_forbidden(const char *msg, size_t len);
+/*
+ * Back thread: one upstream API exchange of route row id took ms. A 2xx
+ * clears the last 403 when it was on the same route. http_status 0: no
+ * answer (transport failure).
+ */
+void	 status_upstream(int id, long long ms, long http_status);
+/* Back thread: remember the last 403 "Missing application roles" text,
+ * its route row and when. */
+void	 status_forbidden(int id, const char *msg, size_t len);
 /*
  * /readyz: 1 when the Defender XDR token is valid and, when /hunting is
  * served by Graph, the Graph token too. Otherwise 0 and why in msg.

@@ -32,6 +32,7 @@
 #include "huntshape.h"
 #include "job.h"
 #include "log.h"
+#include "routes.h"
 #include "status.h"
 #include "steward.h"
 #include "telemetry.h"
@@ -43,6 +44,15 @@
 #define UP_MAX_HEADER_BYTES	(64 * 1024)
 #define UP_POLL_CAP_MS		1000
 #define UP_PROBE_MS		1000
+/*
+ * Fairness (issue 7 §8): a transfer whose client has read nothing for
+ * UP_STALL_MS (paused all that time, its buffer and the sockets full) is
+ * dropped when a request has waited UP_WAIT_MS for an upstream connection
+ * while every connection is taken. One per waiting request, longest
+ * stalled first; readers that read anything at all are never dropped.
+ */
+#define UP_STALL_MS		2000
+#define UP_WAIT_MS		1000
 #define UP_WARN_EVERY_MS	(3600 * 1000LL)
 #define UP_RESHAPE_CHUNK	(16 * 1024)
 
@@ -263,6 +273,7 @@ api_write_cb(char *b, size_t size, size_t n, void *arg)
 		/* full: pause the transfer until the client has read some */
 		j->curl_paused = 1;
 		j->unpause_queued = 0;
+		j->paused_ms = util_mono_ms();
 		rc = CURL_WRITEFUNC_PAUSE;
 		job_notify(j);
 	} else if (j->streaming)
@@ -447,14 +458,15 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 			    sizeof(perr));
 
 	detach(up, j);
-	status_upstream(ms, res == CURLE_OK ? j->status : 0);
+	status_upstream((int)(j->rt - routes), ms, res == CURLE_OK ?
+	    j->status : 0);
 	telemetry_upstream(j->backend, res == CURLE_OK ? j->status : 0);
 	if (j->status == 403 && j->peeklen > 0 &&
 	    strstr(j->peek, "Missing application roles") != NULL) {
 		/* an API may echo the bearer or more: never onto the page */
 		cred_redact(up->cf, j->peek, sizeof(j->peek));
 		j->peeklen = strlen(j->peek);
-		status_forbidden(j->peek, j->peeklen);
+		status_forbidden((int)(j->rt - routes), j->peek, j->peeklen);
 	}
 	if (j->discard && !j->cancelled) {
 		/* 401 on a live token: it was revoked; refresh and retry once */
@@ -673,6 +685,7 @@ handle_msg(struct upstream *up, struct job_msg *m)
 		paused = j->curl_paused;
 		j->curl_paused = 0;
 		j->unpause_queued = 0;
+		j->paused_ms = 0;
 		pthread_mutex_unlock(&j->mu);
 		/* not under j->mu: curl may call the write callback here */
 		if (paused && j->easy)
@@ -833,6 +846,56 @@ probe_job(struct job *j, long long now)
 	pthread_mutex_unlock(&j->mu);
 }
 
+/* 1 when the job's request has not been sent yet: no connection so far. */
+static int
+unsent(const struct job *j)
+{
+	curl_off_t t = 0;
+
+	return (j->easy && curl_easy_getinfo(j->easy,
+	    CURLINFO_PRETRANSFER_TIME_T, &t) == CURLE_OK && t == 0);
+}
+
+/* See UP_STALL_MS. */
+static void
+drop_stalled(struct upstream *up, long long now)
+{
+	struct job	*j, *worst;
+	long long	 p, worst_p;
+	int		 waiting = 0, sending = 0;
+
+	for (j = up->active; j != NULL; j = j->anext) {
+		if (!unsent(j))
+			sending++;
+		else if (now - j->up_start_ms >= UP_WAIT_MS)
+			waiting++;
+	}
+	if (sending < up->cf->max_upstream_conns)
+		return;
+	while (waiting-- > 0) {
+		worst = NULL;
+		worst_p = 0;
+		for (j = up->active; j != NULL; j = j->anext) {
+			pthread_mutex_lock(&j->mu);
+			p = j->curl_paused ? j->paused_ms : 0;
+			pthread_mutex_unlock(&j->mu);
+			if (p && now - p >= UP_STALL_MS &&
+			    (worst == NULL || p < worst_p)) {
+				worst = j;
+				worst_p = p;
+			}
+		}
+		if (worst == NULL)
+			return;
+		log_warnx("%s: dropped: the client read nothing for %lld s "
+		    "while requests waited for an upstream connection",
+		    worst->reqid, (now - worst_p) / 1000);
+		detach(up, worst);
+		fail_job(worst, 503, "ServiceUnavailable", "the client read "
+		    "nothing while other requests waited", NULL);
+	}
+}
+
 /*
  * About once a second, wake the front for every job it has been waiting on
  * for a while, so it can notice clients that hung up (proxy.c client_gone)
@@ -847,6 +910,7 @@ probe(struct upstream *up)
 	if (now - up->last_probe_ms < UP_PROBE_MS)
 		return;
 	up->last_probe_ms = now;
+	drop_stalled(up, now);
 	for (j = up->active; j != NULL; j = j->anext)
 		probe_job(j, now);
 	for (int b = 0; b < BACKEND__COUNT; b++) {

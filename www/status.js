@@ -157,6 +157,7 @@
     } else {
       sparts.push(tok.roles.length + (tok.roles.length === 1 ? ' role' : ' roles'));
     }
+    if (tok.stale === true) sparts.push('last good token (expired/invalid)');
     sub.textContent = sparts.join(' · ');
     sub.classList.toggle('s5', sparts.indexOf('no roles') >= 0);
 
@@ -193,7 +194,9 @@
         if (c >= 200 && c < 400) okc += n; else if (c >= 400) errs += n;
       });
     });
-    $('req-sub').textContent = fmtInt(okc) + ' ok · ' + fmtInt(errs) + ' 4xx/5xx';
+    const own = get(d.own_requests, 'total');
+    $('req-sub').textContent = fmtInt(okc) + ' ok · ' + fmtInt(errs) + ' 4xx/5xx' +
+      (isNum(own) ? ' · not counted: ' + fmtInt(own) + ' for this page and probes' : '');
 
     /* latency */
     const up = isObj(d.upstream) ? d.upstream : {};
@@ -253,8 +256,10 @@
 
     const lf = get(d.upstream, 'last_forbidden');
     if (lf !== null && lf !== undefined && lf !== '') {
-      const box = errorBox('alert-warn', 'Last 403 from the Defender API');
-      let msg = lf, t = null, route = null;
+      const box = errorBox('alert-warn', 'Last 403 from the API (missing application roles)');
+      box.id = 'last-403';
+      let msg = lf, t = isNum(get(d.upstream, 'last_forbidden_at')) ? d.upstream.last_forbidden_at : null;
+      let route = get(d.upstream, 'last_forbidden_route') || null;
       if (isObj(lf)) {
         msg = lf.message || lf.text || lf.error || JSON.stringify(lf);
         t = isNum(lf.time) ? lf.time : null;
@@ -262,9 +267,12 @@
       }
       box.appendChild(el('pre', 'alert-desc', String(msg)));
       const meta = el('div', 'alert-meta');
-      if (route) meta.appendChild(el('span', 'mono', String(route)));
-      if (t !== null) meta.appendChild(el('span', null, 'at ' + isoUTC(t)));
-      meta.appendChild(el('span', null, 'Grant the missing application role on "Microsoft Threat Protection" and admin consent; a new token is needed to pick it up.'));
+      if (route) meta.appendChild(el('span', 'mono', 'route ' + String(route)));
+      if (t !== null) {
+        meta.appendChild(el('span', null, 'at ' + isoUTC(t)));
+        meta.appendChild(live('span', null, function (n) { n.textContent = relTime(t); }));
+      }
+      meta.appendChild(el('span', null, 'Grant the missing application role and admin consent; a new token is needed to pick it up. This goes away once a call on that route succeeds.'));
       box.appendChild(meta);
       host.appendChild(box);
     }
@@ -277,6 +285,14 @@
     clear(rolesHost);
     const roles = arr(tok.roles).filter((r) => typeof r === 'string');
     const haveClaims = decoded(tok);
+    const stale = haveClaims && tok.stale === true;
+    $('h-claims').textContent = 'Defender XDR token claims' + (stale ? ' (last good token)' : '');
+    if (stale) {
+      const w = el('div', 'alert alert-error', 'last good token (expired/invalid): no valid token now, so every ' +
+        'route of this API answers 503; the claims below are for diagnosis only.');
+      w.id = 'claims-stale';
+      rolesHost.appendChild(w);
+    }
 
     if (haveClaims && (tok.has_roles === false || roles.length === 0)) {
       const box = el('div', 'noroles');
@@ -291,7 +307,7 @@
       const blk = el('div', 'roles-block');
       blk.appendChild(el('div', 'roles-label', 'roles'));
       const ul = el('ul', 'chips');
-      roles.forEach(function (r) { ul.appendChild(el('li', 'chip chip-ok', r)); });
+      roles.forEach(function (r) { ul.appendChild(el('li', stale ? 'chip' : 'chip chip-ok', r)); });
       blk.appendChild(ul);
       rolesHost.appendChild(blk);
     } else {
@@ -333,7 +349,8 @@
     kv(dl, 'next refresh', live('span', null, function (n) {
       n.textContent = isNum(nr) && nr > 0 ? isoUTC(nr) + ' (' + relTime(nr) + ')' : '—';
     }));
-    kv(dl, 'lifetime', isNum(tok.expires_in) ? dur(tok.expires_in) + ' (expires_in ' + tok.expires_in + ')' : '—');
+    kv(dl, 'time left', isNum(tok.expires_in) ? dur(tok.expires_in) + ' (expires_in ' + tok.expires_in + ')' : '—');
+    kv(dl, 'lifetime (exp − iat)', isNum(tok.lifetime) ? dur(tok.lifetime) : '—');
     kv(dl, 'refreshes', fmtInt(tok.refreshes));
     const f = kv(dl, 'failures', fmtInt(tok.failures));
     if (isNum(tok.failures) && tok.failures > 0) f.className = 's5';
@@ -445,7 +462,7 @@
       if (requires.length) {
         const ul = el('ul', 'chips');
         requires.forEach(function (x) {
-          ul.appendChild(el('li', 'chip' + (hasRole(roles, x) ? ' chip-ok' : ''), x));
+          ul.appendChild(el('li', 'chip' + (hasRole(roles, x) && tok.stale !== true ? ' chip-ok' : ''), x));
         });
         tdReq.appendChild(ul);
       } else {
@@ -455,6 +472,9 @@
 
       const tdTok = el('td');
       tdTok.setAttribute('data-label', 'Token');
+      tr.setAttribute('data-route', (r.method || '') + ' ' + (r.path || ''));
+      tr.setAttribute('data-usable', !decoded(tok) ? 'unknown' : tok.stale === true ? 'unusable'
+        : r.allowed === true ? 'allowed' : 'missing-role');
       if (!decoded(tok)) {
         /* No decoded token: the roles are unknown, not missing. */
         tdTok.appendChild(el('span', 'badge badge-off', tok.used === false ? 'not used yet'
@@ -550,11 +570,15 @@
     clear(dl);
     kv(dl, 'api', get(d.config, 'api_url'), 'mono');
     kv(dl, 'requests', fmtInt(up.requests));
-    const e = kv(dl, 'errors', fmtInt(up.errors));
+    const e = kv(dl, 'errors (no answer or 5xx)', fmtInt(up.errors));
     if (isNum(up.errors) && up.errors > 0) e.className = 's5';
+    e.id = 'up-errors';
+    const f = kv(dl, '4xx answers (403, 429, …)', fmtInt(up.answers_4xx));
+    if (isNum(up.answers_4xx) && up.answers_4xx > 0) f.className = 's4';
+    f.id = 'up-4xx';
     kv(dl, 'latency avg', fmtMs(lat.avg));
-    kv(dl, 'latency p50', fmtMs(lat.p50));
-    kv(dl, 'latency p99', fmtMs(lat.p99));
+    kv(dl, 'latency p50 (bucket bound ≤)', fmtMs(lat.p50));
+    kv(dl, 'latency p99 (bucket bound ≤)', fmtMs(lat.p99));
     kv(dl, 'latency max', fmtMs(lat.max));
     const lf = up.last_forbidden;
     kv(dl, 'last 403', lf ? 'see above' : 'none');
@@ -647,6 +671,12 @@
       });
     }
     document.body.classList.toggle('nodata', !data);
+    if (data) {
+      const tok = isObj(data.token) ? data.token : {};
+      document.body.setAttribute('data-token-state', tokenState(tok));
+      document.body.setAttribute('data-token-stale', String(tok.stale === true));
+      document.body.setAttribute('data-last-403', get(data.upstream, 'last_forbidden') ? 'yes' : 'no');
+    }
     renderUnreachable();
     tick();
   }
