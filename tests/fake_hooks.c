@@ -30,6 +30,13 @@
  *   "token_fail_every": n every n-th token request (counted from when n
  *                         was set) fails with 503 temporarily_unavailable
  *                         (counter "random_token_failures"); 0: off.
+ * Fault kind "echo" (for the leak test, t44): like services that quote
+ * what they were sent, the token endpoint answers 400 invalid_client
+ * (AADSTS7000215) whose error_description holds the exact request form
+ * body and the decoded client_secret or client_assertion, and an API
+ * answers 403 "Missing application roles. ..." quoting the Authorization
+ * header it received. Only the answer echoes: the records stay redacted.
+ *
  * The draws come from one xorshift64* generator under `mtx`, seeded from
  * RAND_bytes() at start.
  *
@@ -57,7 +64,7 @@ enum target { T_TOKEN, T_API };
 enum fkind {
 	F_STATUS, F_429, F_MALFORMED, F_MISSING_TOKEN, F_MISSING_EXPIRY,
 	F_HANG, F_CLOSE, F_RESET, F_RESET_BODY, F_STALL, F_HUGE,
-	F_BIG_HEADERS
+	F_BIG_HEADERS, F_ECHO
 };
 
 static const struct {
@@ -77,6 +84,7 @@ static const struct {
 	{ "stall", F_STALL, 0, 1 },
 	{ "huge", F_HUGE, 0, 1 },
 	{ "big_headers", F_BIG_HEADERS, 0, 1 },
+	{ "echo", F_ECHO, 1, 1 },
 };
 
 struct fault {
@@ -524,6 +532,51 @@ bad:
 
 
 
+/* Fault "echo" at the token endpoint: 400 quoting the request body. */
+static enum sim_verdict
+token_echo(struct sim_req *r)
+{
+	const cJSON	*form = sim_req_form(r);
+	const char	*body, *sec = claim(form, "client_secret");
+	const char	*asn = claim(form, "client_assertion");
+	struct buf	 b;
+	size_t		 len;
+	enum sim_verdict v;
+
+	body = sim_req_body(r, &len);
+	buf_init(&b, 1 << 20);
+	buf_printf(&b, "Invalid client secret provided. Request body was: "
+	    "%.*s", (int)len, body ? body : "");
+	if (sec != NULL)
+		buf_printf(&b, " (client_secret '%s')", sec);
+	if (asn != NULL)
+		buf_printf(&b, " (client_assertion '%s')", asn);
+	v = sim_reply_entra_error(r, 400, "invalid_client", 7000215,
+	    b.data ? b.data : "", -1);
+	buf_wipe(&b);
+	return (v);
+}
+
+/* Fault "echo" at an API: the Defender 403 quoting the Authorization. */
+static enum sim_verdict
+api_echo(struct sim_req *r)
+{
+	const char	*auth = sim_req_header(r, "Authorization");
+	cJSON		*o = cJSON_CreateObject(), *e;
+	struct buf	 b;
+
+	buf_init(&b, 64 * 1024);
+	buf_printf(&b, "Missing application roles. API required roles: "
+	    "Incident.Read.All, application roles: . Authorization: %s",
+	    auth ? auth : "");
+	e = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(e, "code", "Forbidden");
+	cJSON_AddStringToObject(e, "message", b.data ? b.data : "");
+	cJSON_AddStringToObject(e, "target", "echo");
+	buf_wipe(&b);
+	return (sim_reply(r, 403, print_json(o), -1));
+}
+
 /* Answer a token request according to an injected fault (not hang). */
 static enum sim_verdict
 token_fault(struct fake *s, struct sim_req *r, const struct fault *f)
@@ -555,6 +608,8 @@ token_fault(struct fake *s, struct sim_req *r, const struct fault *f)
 		fault_aadsts(s, f, status, error, &code, text, sizeof(text));
 		return (sim_reply_entra_error(r, status, error, code, text,
 		    ra));
+	case F_ECHO:
+		return (token_echo(r));
 	case F_MALFORMED:
 		return (sim_reply(r, 200, xstrdup("{\"token_type\":"
 		    "\"Bearer\",\"expires_in\":3599,\"access_tok"), -1));
@@ -750,6 +805,8 @@ hook_api(struct fake *s, struct sim_req *r)
 		case F_BIG_HEADERS:
 			sim_req_shape(r, 0, 0, f.bytes >= 0 ? f.bytes : 200000);
 			return (SIM_PASS);
+		case F_ECHO:
+			return (api_echo(r));
 		default:
 			return (SIM_PASS);
 		}
