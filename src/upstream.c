@@ -32,6 +32,7 @@
 #include "huntshape.h"
 #include "job.h"
 #include "log.h"
+#include "redact.h"
 #include "routes.h"
 #include "status.h"
 #include "steward.h"
@@ -448,6 +449,40 @@ reshape_end(struct job *j)
 	}
 }
 
+/*
+ * An API's error answer may echo what it was sent: the bearer, or more
+ * (issue 7 §6). Such an answer is small and complete when this runs: the
+ * token, JWT-shaped strings and this configuration's secrets are removed
+ * before the client sees it. Success answers pass byte for byte, and so
+ * does an error answer already streaming (over JOB_RING_MAX) or holding
+ * NUL bytes (not text). j->mu held; bearer is the token sent, or NULL.
+ */
+static void
+redact_error_body(const struct gw_config *cf, struct job *j,
+    const char *bearer)
+{
+	const char	*secrets[1] = { bearer };
+	char		*out;
+	size_t		 cap, n;
+
+	if (j->status < 400 || j->streaming || j->rlen == 0 ||
+	    j->ring == NULL || memchr(j->ring + j->roff, '\0', j->rlen))
+		return;
+	/* room for every match to grow into the mark */
+	cap = j->rlen * 2 + sizeof(REDACT_MARK) * 8 + 1;
+	if ((out = malloc(cap)) == NULL)
+		return;
+	(void)redact_copy(out, cap, j->ring + j->roff, j->rlen, secrets,
+	    bearer ? 1 : 0);
+	cred_redact(cf, out, cap);
+	n = strlen(out);
+	free(j->ring);
+	j->ring = out;
+	j->rcap = cap;
+	j->roff = 0;
+	j->rlen = n;
+}
+
 static void
 finish_api(struct upstream *up, struct job *j, CURLcode res)
 {
@@ -456,7 +491,15 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 	/* before detach(): the handle still knows how the proxy answered */
 	int		 proxy_fault = egress_error(up->cf, j->easy, res, perr,
 			    sizeof(perr));
+	char		*bearer = NULL;
 
+	/* before detach() drops the token: what an error answer may echo */
+	if (j->status >= 400 && j->tok != NULL) {
+		const char *h = token_header(j->tok), *b = strstr(h, "Bearer ");
+
+		b = b ? b + 7 : h;
+		bearer = util_strndup(b, strlen(b));
+	}
 	detach(up, j);
 	status_upstream((int)(j->rt - routes), ms, res == CURLE_OK ?
 	    j->status : 0);
@@ -469,6 +512,7 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 		status_forbidden((int)(j->rt - routes), j->peek, j->peeklen);
 	}
 	if (j->discard && !j->cancelled) {
+		util_free_secret(bearer);
 		/* 401 on a live token: it was revoked; refresh and retry once */
 		j->discard = 0;
 		j->retried = 1;
@@ -483,6 +527,9 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 		graph_error(up, j);
 	else if (res == CURLE_OK && j->hs && j->err_status == 0)
 		reshape_end(j);
+	if (res == CURLE_OK && j->err_status == 0)
+		redact_error_body(up->cf, j, bearer);
+	util_free_secret(bearer);
 	if (res != CURLE_OK)	/* curl's text goes to the log and the client */
 		cred_redact(up->cf, j->errbuf, sizeof(j->errbuf));
 	if (res != CURLE_OK && !j->streaming) {
