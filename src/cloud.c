@@ -2,8 +2,8 @@
  * cloud.c: national-cloud presets (see cloud.h). Main thread.
  *
  * The XDR and MDE scopes of the government clouds are not documented by
- * Microsoft (defender-api.md §7): they follow msticpy's "<API host>/.default"
- * and stay overridable (scope, mde_scope).
+ * Microsoft: they follow msticpy's "<API host>/.default" and stay
+ * overridable (scope, mde_scope).
  */
 #include <string.h>
 #include <strings.h>

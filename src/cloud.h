@@ -1,8 +1,8 @@
 /*
  * cloud.c: the national-cloud presets (cloud = public | gcc | gcchigh |
  * dod): authority host, Defender XDR, MDE and Graph URLs and scopes from
- * defender-api.md §7. A preset fills only the keys the user did not set,
- * so any single value can still be overridden. Main thread (config load);
+ * Microsoft's US Government cloud pages. A preset fills only the keys the
+ * user did not set, so any single value can still be overridden. Main thread (config load);
  * the table itself is constant data.
  */
 #ifndef DEFGATE_CLOUD_H

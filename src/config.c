@@ -140,7 +140,7 @@ static const struct key keys[] = {
 	  "use http://HOST:PORT (user:password@ allowed)" },
 	{ "no_proxy", "NO_PROXY", K_STR, OFF(no_proxy), 0, 0,
 	  "use a comma-separated list of hosts or domains" },
-	/* the response cache and local rate limits (issue 9, steward.h) */
+	/* the response cache and local rate limits (steward.h) */
 	{ "cache", "DEFGATE_CACHE", K_BOOL, OFF(cache), 0, 1,
 	  "use on or off" },
 	{ "cache_max_bytes", "DEFGATE_CACHE_MAX_BYTES", K_SIZE,

@@ -1,8 +1,7 @@
 /*
- * front.h: the front door's policy for each request and connection
- * (issue 7 §1-§4, §8): framing and size limits (through reqcheck.c), Host,
- * Origin and Sec-Fetch-Site, the request media type and the accept
- * policy.
+ * front.h: the front door's policy for each request and connection:
+ * framing and size limits (through reqcheck.c), Host, Origin and
+ * Sec-Fetch-Site, the request media type and the accept policy.
  *
  * Front (MHD) thread only, except front_accept(), which MHD calls on its
  * listening thread (the same thread here). Nothing here allocates beyond

@@ -1,7 +1,7 @@
 /*
  * httpd.c: the front thread (see httpd.h).
  *
- * Request lifecycle (engineering.md A.5/C.3): the URI log callback
+ * Request lifecycle: the URI log callback
  * allocates the struct gw_request when the request line arrives (it is the
  * only place the raw request-target, query included, is visible); the
  * access handler routes on the first call, buffers the body (capped) on the

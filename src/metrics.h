@@ -1,6 +1,6 @@
 /*
  * metrics.c: the Prometheus text exposition format, version 0.0.4, for
- * GET /metrics (issue 9 §4). A renderer and a histogram, nothing else:
+ * GET /metrics. A renderer and a histogram, nothing else:
  * what is counted lives with whoever counts it.
  *
  * Rendering writes into a caller's struct buf (buf.h, capped): one

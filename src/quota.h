@@ -1,6 +1,6 @@
 /*
  * quota.c: local rate limits that keep defgate within the upstream APIs'
- * per-tenant quotas (issue 9 §3, defender-api.md §5).
+ * per-tenant quotas.
  *
  * One struct quota serves one tenant (defgate has one tenant per
  * configuration; a new tenant gets a new struct quota). It has one state

@@ -1,5 +1,5 @@
 /*
- * rcache.c: the in-memory response cache (issue 9 §1). Never on disk: the
+ * rcache.c: the in-memory response cache. Never on disk: the
  * answers are security data.
  *
  * What is stored: complete 200 answers of read-only routes, with the

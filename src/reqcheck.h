@@ -1,5 +1,5 @@
 /*
- * reqcheck.h: the front door's checks of a request head (issue 7 §1-§3).
+ * reqcheck.h: the front door's checks of a request head.
  *
  * Pure functions: no I/O, no allocation, no globals; any thread. The caller
  * owns every pointer passed in; results point at static strings.

@@ -1,5 +1,5 @@
 /*
- * steward.c: quota stewardship in the daemon (issue 9). It owns the one
+ * steward.c: quota stewardship in the daemon. It owns the one
  * response cache (rcache.h) and the one set of local rate limits
  * (quota.h) of this tenant, and makes the decisions around a forwarded
  * request:

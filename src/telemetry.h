@@ -1,5 +1,5 @@
 /*
- * telemetry.c: what GET /metrics shows (issue 9 §4), in the Prometheus
+ * telemetry.c: what GET /metrics shows, in the Prometheus
  * text format (metrics.h):
  *   defgate_requests_total{route,status,cache}	requests answered
  *   defgate_request_duration_seconds		latency histogram

@@ -46,7 +46,7 @@
 #define UP_POLL_CAP_MS		1000
 #define UP_PROBE_MS		1000
 /*
- * Fairness (issue 7 §8): a transfer whose client has read nothing for
+ * Fairness: a transfer whose client has read nothing for
  * UP_STALL_MS (paused all that time, its buffer and the sockets full) is
  * dropped when a request has waited UP_WAIT_MS for an upstream connection
  * while every connection is taken. One per waiting request, longest
@@ -450,8 +450,8 @@ reshape_end(struct job *j)
 }
 
 /*
- * An API's error answer may echo what it was sent: the bearer, or more
- * (issue 7 §6). Such an answer is small and complete when this runs: the
+ * An API's error answer may echo what it was sent: the bearer, or more.
+ * Such an answer is small and complete when this runs: the
  * token, JWT-shaped strings and this configuration's secrets are removed
  * before the client sees it. Success answers pass byte for byte, and so
  * does an error answer already streaming (over JOB_RING_MAX) or holding

@@ -152,7 +152,7 @@ start_defgate() {
 		# every backend on the fake: no test traffic leaves loopback
 		export DEFGATE_GRAPH_URL=${GW_GRAPH:-${GW_API:-$FAKE_URL}}
 		export DEFGATE_MDE_URL=${GW_MDE:-${GW_API:-$FAKE_URL}}
-		# the response cache and the local rate limits (issue 9) change
+		# the response cache and the local rate limits change
 		# what reaches the fake: off unless a test turns them on
 		# (--set cache=on, --set quota_incidents=3/min, ...)
 		export DEFGATE_CACHE=${DEFGATE_CACHE:-off}

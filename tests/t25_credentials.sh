@@ -1,6 +1,6 @@
 #!/bin/bash
-# Credentials other than the secret, cloud presets and the egress proxy
-# (issue 10), against loopback fakes only: managed identity (IMDS and App
+# Credentials other than the secret, cloud presets and the egress proxy,
+# against loopback fakes only: managed identity (IMDS and App
 # Service) against the fake's plain-HTTP identity endpoints, federated token
 # files that are missing, certificates (a short-lived one made here), --check
 # with each, a CONNECT proxy (tinyproxy) that tunnels, refuses or demands

@@ -1,6 +1,6 @@
 #!/bin/bash
 # t26_sim_creds: defgate's certificate and federated credentials against
-# the simulator's Entra checks (issue 10): PS256 and RS256 assertions
+# the simulator's Entra checks: PS256 and RS256 assertions
 # accepted, a fresh jti every time, a wrong certificate (AADSTS700027), an
 # expired assertion from a clock 20 minutes behind (AADSTS700024, faketime),
 # a replay answer's hint (AADSTS50013), a missing federated token file, a

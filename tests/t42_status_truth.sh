@@ -1,6 +1,6 @@
 #!/bin/bash
-# t42_status_truth: what /status.json claims is what a caller gets (issue 7
-# §10): the last 403 has a time and a route and goes once that route works
+# t42_status_truth: what /status.json claims is what a caller gets:
+# the last 403 has a time and a route and goes once that route works
 # again; 4xx answers are counted and errors say what they are; the page's own
 # traffic is counted apart from API traffic; the latency percentiles say they
 # are bucket bounds; after a token failure the claims are marked stale and

@@ -1,6 +1,6 @@
 #!/bin/bash
 # t46_fairness: clients that never read their 20 MB hunting answers cannot
-# keep every upstream connection (issue 7 §8). Seven such clients and one
+# keep every upstream connection. Seven such clients and one
 # that reads slowly take all eight connections; a ninth hunting call must
 # still be answered, promptly and while the seven are still stalled (defgate
 # drops the transfers of clients that read nothing for 2 s while others

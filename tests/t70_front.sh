@@ -1,5 +1,5 @@
 #!/bin/bash
-# t70_front: the HTTP front as a trust boundary (issue 7 §1-§4, §8): the
+# t70_front: the HTTP front as a trust boundary: the
 # desync probe set (framing exactly as RFC 9112 asks, forwarded exactly or
 # not at all), Host/Origin/Sec-Fetch-Site (DNS rebinding, cross-site
 # POST), 415, HEAD and OPTIONS with curl, keep-alive after defgate's own
@@ -32,7 +32,7 @@ start_fake
 start_defgate
 wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
 
-# ---- §1 framing (desync probes) ----
+# ---- framing (desync probes) ----
 probe "two Content-Length values" 400 BadRequest \
     "POST /hunting HTTP/1.1\r\n$H${J}Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}GET /incidents HTTP/1.1\r\n$H\r\n"
 probe "obs-fold" 400 BadRequest \
@@ -66,7 +66,7 @@ probe "Transfer-Encoding: identity" 501 NotImplemented \
 probe "Transfer-Encoding twice" 501 NotImplemented \
     "POST /hunting HTTP/1.1\r\n$H${J}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
 
-# ---- §2 forwarded exactly or not at all ----
+# ---- forwarded exactly or not at all ----
 q16=$(head -c 16376 /dev/zero | tr '\0' a)	# "/incidents?" ... = 16384
 t16="/incidents?\$filter=$q16"
 t16=${t16:0:16384}
@@ -100,7 +100,7 @@ out=$($RAWHTTP send "$GW_PORT" "GET /incidents HTTP/1.1\r\n${H}X-Big: $(head -c 
 like "$out" "STATUS 431" "header section beyond the pool: libmicrohttpd's 431"
 is "$(api_count)" "$a0" "... neither forwarded"
 
-# ---- §3 Host, Origin, Sec-Fetch-Site, media type ----
+# ---- Host, Origin, Sec-Fetch-Site, media type ----
 for p in /incidents /status.json /status /healthz; do
 	req GET "$p" -H 'Host: rebind.evil.example'
 	is "$CODE/$(json .error.code)" 421/MisdirectedRequest "DNS rebinding Host on $p: 421"
@@ -151,7 +151,7 @@ req GET /incidents -H 'Origin: https://other.example.com'
 is "$CODE/$(hdr Access-Control-Allow-Origin)" 403/ "an unlisted origin: 403, no CORS header"
 stop_defgate
 
-# ---- §4 HTTP behaviour clients expect (curl) ----
+# ---- HTTP behaviour clients expect (curl) ----
 start_defgate
 wait_ready
 for p in /healthz /readyz /status /status.json /incidents; do
@@ -199,7 +199,7 @@ is "$?" 2 "bad server_names and cors_origins: exit 2"
 like "$out" "server_names (DEFGATE_SERVER_NAMES)" "... names server_names"
 like "$out" "cors_origins (DEFGATE_CORS_ORIGINS)" "... names cors_origins"
 
-# ---- §7 upstream framing and encoding (tests/rawupstream.py) ----
+# ---- upstream framing and encoding (tests/rawupstream.py) ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
     -nodes -keyout "$T/raw.key" \
     -out "$T/raw.pem" -days 2 -subj /CN=127.0.0.1 \
@@ -226,7 +226,7 @@ req GET /incidents/1003
 is "$CODE" 502 "two different Content-Length headers: 502"
 stop_defgate
 
-# ---- §8 allow_from at accept time ----
+# ---- allow_from at accept time ----
 start_defgate --set max_clients=4 --set allow_from=127.0.0.2/32
 out=$($RAWHTTP slots "$GW_PORT" 4 127.0.0.3 127.0.0.2)
 is "$out" "GOOD 200" "4 connections from a disallowed peer hold no slot (max_clients=4)"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t91_quota: local rate limits per quota group (issue 9 §3). An empty
+# t91_quota: local rate limits per quota group. An empty
 # bucket is a 429 in the local error shape with Retry-After from the bucket
 # and no upstream call; an upstream 429 closes the group until its
 # Retry-After, with no upstream call before it. Limits are set small; the

@@ -1,5 +1,5 @@
 #!/bin/bash
-# t92_cache: the response cache for GET routes (issue 9 §1, §3): X-Cache
+# t92_cache: the response cache for GET routes: X-Cache
 # and Age, the key (route, path and query byte for byte, audience), TTL
 # expiry, Cache-Control: no-cache, invalidation after a PATCH,
 # stale-if-error on a 5xx and a timeout, stale while the bucket is empty,

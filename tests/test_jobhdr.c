@@ -1,7 +1,7 @@
 /*
  * test_jobhdr.c: upstream response framing and encoding as the back thread
  * reads the header lines (job_header_line, job_framing_problem in
- * src/job.c; issue 7 §7).
+ * src/job.c).
  */
 #include <stdlib.h>
 #include <string.h>

@@ -411,7 +411,7 @@ test_hints(void)
 	ok(oauth_hint(50126) == NULL, "no hint for a user-credential error");
 }
 
-/* issue 7 §5: a lifetime beyond Entra's ~24 h is cut, and said so */
+/* a lifetime beyond Entra's ~24 h is cut, and said so */
 static void
 test_lifetime_cap(void)
 {
