@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """rawupstream.py: an HTTPS stand-in for Entra and the Defender API that
-answers with hand-written framing (tests/t70_front.sh, issue 7 §7). Test
+answers with hand-written framing, so tests/t70_front.sh can check that
+conflicting framing or an unasked encoding never reaches a client. Test
 code only; loopback only.
 
   rawupstream.py CERT KEY PORTFILE

@@ -61,7 +61,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(tok.expires_at > NOW);
 		FUZZ_CHECK(tok.lifetime == tok.expires_at - NOW);
 		FUZZ_CHECK(tok.lifetime > 0);
-		/* issue 7 §5: header-safe, and never more than about a day */
+		/* a token goes into a header line, so only b64token characters;
+		 * and Entra issues at most about a day: a longer lifetime is cut */
 		FUZZ_CHECK(oauth_token_chars_ok(tok.access_token, tok.len));
 		FUZZ_CHECK(tok.lifetime <= OAUTH_MAX_LIFETIME);
 	} else {
