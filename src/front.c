@@ -1,6 +1,6 @@
 /*
  * front.c: the front door's policy for each request and connection.
- * Front (MHD) thread only. See front.h.
+ * Front (MHD) workers, several at once. See front.h.
  */
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -58,7 +58,8 @@ int
 front_check_head(struct MHD_Connection *c, struct gw_request *r,
     const char *method, const char *version, struct front_verdict *v)
 {
-	static struct collect	 col;	/* front thread only; 6 KiB */
+	struct collect		 col;	/* 8 KiB; MHD's workers have the
+					 * default (8 MiB) thread stacks */
 	struct reqcheck_head	 h;
 	struct reqcheck_result	 res;
 

@@ -1,6 +1,7 @@
 /*
  * proxy.c: build jobs from local requests, answer from finished jobs.
- * Front (MHD) thread only. See proxy.h.
+ * Front (MHD) workers, several at once: no state outside the request and
+ * its job. See proxy.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -131,9 +132,8 @@ json_rest_empty(const char *p, const char *end)
  * "Query" and at most one string "Timespan", nothing else.
  */
 static const char *
-check_hunting(const cJSON *j)
+check_hunting(const cJSON *j, char *why, size_t whylen)
 {
-	static char	 why[160];
 	const cJSON	*m;
 	int		 nq = 0, nt = 0;
 
@@ -150,7 +150,7 @@ check_hunting(const cJSON *j)
 				return ("\"Timespan\" must be a string, e.g. "
 				    "\"P1D\"");
 		} else {
-			snprintf(why, sizeof(why), "unknown member \"%.60s\": "
+			snprintf(why, whylen, "unknown member \"%.60s\": "
 			    "the body takes only \"Query\" and \"Timespan\"",
 			    m->string);
 			return (why);
@@ -163,9 +163,10 @@ check_hunting(const cJSON *j)
 	return (NULL);
 }
 
-/* POST /hunting and PATCH bodies must be one JSON object, nothing after. */
+/* POST /hunting and PATCH bodies must be one JSON object, nothing after.
+ * A reason built on the fly goes to why. */
 static const char *
-check_body(struct gw_request *r)
+check_body(struct gw_request *r, char *why_buf, size_t whylen)
 {
 	cJSON		*j;
 	const char	*why = NULL, *end = NULL;
@@ -180,7 +181,7 @@ check_body(struct gw_request *r)
 	else if (!json_rest_empty(end, r->body.data + r->body.len))
 		why = "there is more after the JSON object: send exactly one";
 	else if (r->m.route->body == RB_HUNT)
-		why = check_hunting(j);
+		why = check_hunting(j, why_buf, whylen);
 	cJSON_Delete(j);
 	return (why);
 }
@@ -249,6 +250,7 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 	struct steward_ticket	 ticket;
 	enum MHD_Result		 ret;
 	const char		*why = NULL, *accept, *ctype;
+	char			 whybuf[160];
 	enum job_method		 method = JOB_GET;
 	char			*body = NULL;
 	size_t			 bodylen = 0;
@@ -262,13 +264,13 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 		break;
 	case RB_HUNT:
 		method = JOB_POST;
-		if ((why = check_body(r)) == NULL)
+		if ((why = check_body(r, whybuf, sizeof(whybuf))) == NULL)
 			body = buf_take(&r->body, &bodylen);
 		break;
 	case RB_JSON:
 		method = strcmp(rt->method, "PATCH") == 0 ? JOB_PATCH :
 		    JOB_POST;
-		if ((why = check_body(r)) == NULL)
+		if ((why = check_body(r, whybuf, sizeof(whybuf))) == NULL)
 			body = buf_take(&r->body, &bodylen);
 		break;
 	case RB_NONE:
