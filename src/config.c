@@ -105,6 +105,8 @@ static const struct key keys[] = {
 	  1, 60000, "use a number from 1 to 60000" },
 	{ "client_timeout", "DEFGATE_CLIENT_TIMEOUT", K_UINT,
 	  OFF(client_timeout), 1, 3600, "use whole seconds from 1 to 3600" },
+	{ "threads", "DEFGATE_THREADS", K_UINT, OFF(threads), 1,
+	  CONFIG_MAX_THREADS, "use a number from 1 to 64" },
 	{ "http2", "DEFGATE_HTTP2", K_BOOL, OFF(http2), 0, 1,
 	  "use true or false" },
 	{ "max_upstream_connections", "DEFGATE_MAX_UPSTREAM_CONNECTIONS",
@@ -205,6 +207,18 @@ config_env_name(const char *name)
 	return (k ? k->env : NULL);
 }
 
+/* One front thread per online CPU, within [1, CONFIG_DEFAULT_THREADS_CAP]. */
+static unsigned int
+config_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return (1);
+	return (n > CONFIG_DEFAULT_THREADS_CAP ? CONFIG_DEFAULT_THREADS_CAP :
+	    (unsigned int)n);
+}
+
 void
 config_defaults(struct gw_config *cf)
 {
@@ -224,6 +238,7 @@ config_defaults(struct gw_config *cf)
 	cf->max_response = 256UL << 20;
 	cf->max_clients = 4096;
 	cf->client_timeout = 60;
+	cf->threads = config_default_threads();
 	cf->connect_timeout_ms = 10 * 1000;
 	cf->timeout_ms = 200 * 1000;
 	cf->token_timeout_ms = 30 * 1000;

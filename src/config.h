@@ -16,6 +16,16 @@
 #include "quota.h"
 
 #define CONFIG_MAX_ALLOW	32
+/*
+ * Front threads: by default one per online CPU, at most
+ * CONFIG_DEFAULT_THREADS_CAP. Past that the single back thread (one curl
+ * multi handle) and the locks the workers share (the response cache, the
+ * quota buckets) are the limit, each worker polls the shared listening
+ * socket (all wake for every new connection) and max_clients is divided
+ * evenly among the workers. More can be set, up to CONFIG_MAX_THREADS.
+ */
+#define CONFIG_DEFAULT_THREADS_CAP	8
+#define CONFIG_MAX_THREADS		64
 #define CONFIG_MAX_ERRORS	4096	/* bytes of collected error text */
 
 /* hunting_backend: which API serves /hunting (hunting.h) */
@@ -58,6 +68,7 @@ struct gw_config {
 	size_t			 max_response;		/* upstream body cap */
 	unsigned int		 max_clients;
 	unsigned int		 client_timeout;	/* seconds, idle clients */
+	unsigned int		 threads;	/* front (MHD) worker threads */
 	struct config_cidr	 allow_from[CONFIG_MAX_ALLOW];
 	int			 nallow_from;		/* 0: loopback only */
 	int			 allow_from_set;

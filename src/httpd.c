@@ -1,5 +1,5 @@
 /*
- * httpd.c: the front thread (see httpd.h).
+ * httpd.c: the front threads (see httpd.h).
  *
  * Request lifecycle: the URI log callback
  * allocates the struct gw_request when the request line arrives (it is the
@@ -7,14 +7,22 @@
  * access handler routes on the first call, buffers the body (capped) on the
  * following calls, then answers or hands over to proxy.c; the completion
  * callback counts and frees, the only free.
+ *
+ * Threads: every callback here may run on any of the front workers at
+ * once (each worker serves its own connections), so nothing below keeps
+ * per-request state outside the struct gw_request; h is written by the
+ * main thread before the daemon starts, except cf (under cfmu) and
+ * inflight (atomic).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,9 +69,11 @@ static struct {
 	struct upstream			*up;
 	atomic_int			 inflight;
 	unsigned short			 port;
+	unsigned int			 threads;	/* front workers */
+	int				 lsock;	/* quiesced listener, or -1 */
 	struct MHD_Response		*healthz;
 	struct asset			 assets[3];
-} h = { .cfmu = PTHREAD_MUTEX_INITIALIZER };
+} h = { .cfmu = PTHREAD_MUTEX_INITIALIZER, .lsock = -1 };
 
 /* The configuration a new request uses, with a reference for it. */
 static const struct gw_config *
@@ -496,6 +506,10 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	const union MHD_DaemonInfo	*di;
 	unsigned int			 flags;
 	static const char		 ok[] = "{\"status\":\"ok\"}";
+	struct MHD_OptionItem		 pool[] = {
+		{ MHD_OPTION_END, 0, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	cfgref_swap(&h.cfmu, &h.cf, cf);
 	h.up = up;
@@ -506,7 +520,26 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	    "application/json");
 	MHD_add_response_header(h.healthz, MHD_HTTP_HEADER_CACHE_CONTROL,
 	    "no-store");
-	/* poll, not epoll: MHD 0.9.75's epoll loop stalls (engineering C.4) */
+	/*
+	 * poll, not epoll: MHD 0.9.75's epoll loop stalls under load. With
+	 * threads > 1 MHD runs that many poll workers that all accept on
+	 * the listening socket; a connection stays on the worker that
+	 * accepted it, which is what makes MHD_suspend_connection() from its
+	 * callbacks legal. MHD refuses a pool larger than the connection
+	 * limit (each worker gets an equal share of it), and prints a
+	 * warning for a pool size of 0 or 1: the option goes only with 2+.
+	 */
+	h.threads = cf->threads < cf->max_clients ? cf->threads :
+	    cf->max_clients;
+	if (h.threads < 1)
+		h.threads = 1;
+	if (h.threads < cf->threads)
+		log_info("front threads: %u, not %u: max_clients (%u) is "
+		    "shared among them", h.threads, cf->threads,
+		    cf->max_clients);
+	pool[0].option = h.threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE :
+	    MHD_OPTION_END;
+	pool[0].value = (intptr_t)h.threads;
 	flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG;
 	if (cf->listen_addr.ss_family == AF_INET6)
@@ -523,6 +556,7 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_END);
 	if (h.d == NULL) {
 		log_warnx("cannot listen on %s (listen / DEFGATE_LISTEN): "
@@ -540,13 +574,27 @@ httpd_port(void)
 	return (h.port);
 }
 
+unsigned int
+httpd_threads(void)
+{
+	return (h.threads);
+}
+
+/*
+ * MHD stops polling the listening socket (each worker is told through its
+ * ITC) but may still be in a poll() that includes it: closing it now could
+ * hand its number to a new descriptor under a worker's feet. shutdown()
+ * refuses new connections at once; close() waits for httpd_stop().
+ */
 void
 httpd_quiesce(void)
 {
 	MHD_socket s;
 
-	if (h.d && (s = MHD_quiesce_daemon(h.d)) != MHD_INVALID_SOCKET)
-		close(s);
+	if (h.d && (s = MHD_quiesce_daemon(h.d)) != MHD_INVALID_SOCKET) {
+		(void)shutdown(s, SHUT_RDWR);
+		h.lsock = s;
+	}
 }
 
 int
@@ -561,6 +609,9 @@ httpd_stop(void)
 	if (h.d)
 		MHD_stop_daemon(h.d);
 	h.d = NULL;
+	if (h.lsock != -1)
+		close(h.lsock);
+	h.lsock = -1;
 	cfgref_swap(&h.cfmu, &h.cf, NULL);
 	if (h.healthz)
 		MHD_destroy_response(h.healthz);

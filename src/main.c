@@ -72,10 +72,10 @@ usage(FILE *f)
 "  (DEFGATE_LISTEN), allow_write (DEFGATE_ALLOW_WRITE), allow_from\n"
 "  (DEFGATE_ALLOW_FROM), max_body (DEFGATE_MAX_BODY), max_response,\n"
 "  timeout, connect_timeout, token_timeout, max_clients, client_timeout,\n"
-"  max_upstream_connections, http2, cache (on|off), cache_max_bytes,\n"
-"  cache_max_share, cache_ttl, stale_max_age, quota_incidents,\n"
-"  quota_hunting, quota_mde, quota_graph (\"50/min,1500/h\" or off)\n"
-"  (DEFGATE_<KEY>).\n"
+"  threads, max_upstream_connections, http2, cache (on|off),\n"
+"  cache_max_bytes, cache_max_share, cache_ttl, stale_max_age,\n"
+"  quota_incidents, quota_hunting, quota_mde, quota_graph (\"50/min,1500/h\"\n"
+"  or off) (DEFGATE_<KEY>).\n"
 "Credentials: credential (DEFGATE_CREDENTIAL) secret|certificate|federated|\n"
 "  managed_identity, or inferred; client_certificate_path\n"
 "  (AZURE_CLIENT_CERTIFICATE_PATH), client_certificate_password,\n"
@@ -694,8 +694,9 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	log_info("defgate %s listening on %s (port %u), forwarding to %s, "
-	    "%s and %s", PACKAGE_VERSION, cf->listen, httpd_port(),
-	    cf->api_url, cf->graph_url, cf->mde_url);
+	    "%s and %s; %u front thread(s)", PACKAGE_VERSION, cf->listen,
+	    httpd_port(), cf->api_url, cf->graph_url, cf->mde_url,
+	    httpd_threads());
 	if (o.demo)
 		log_info("demo: try  curl http://127.0.0.1:%u/incidents  and "
 		    "open http://127.0.0.1:%u/status", httpd_port(),
@@ -717,6 +718,9 @@ main(int argc, char **argv)
 			if (strcmp(ncf->listen, cf->listen) != 0)
 				log_warnx("listen changed: restart defgate to "
 				    "use %s", ncf->listen);
+			if (ncf->threads != cf->threads)
+				log_warnx("threads changed: restart defgate to "
+				    "use %u front threads", ncf->threads);
 			/* each holder takes its own reference; the old
 			 * config is freed when its last request is done */
 			httpd_set_config(ncf);
