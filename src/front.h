@@ -3,9 +3,11 @@
  * framing and size limits (through reqcheck.c), Host, Origin and
  * Sec-Fetch-Site, the request media type and the accept policy.
  *
- * Front (MHD) thread only, except front_accept(), which MHD calls on its
- * listening thread (the same thread here). Nothing here allocates beyond
- * the MHD responses it queues; verdicts live in the caller's storage.
+ * Front (MHD) workers, several at once: nothing here keeps state between
+ * calls. front_accept()
+ * runs on whichever worker accepts the connection. Nothing here allocates
+ * beyond the MHD responses it queues; verdicts live in the caller's
+ * storage.
  */
 #ifndef DEFGATE_FRONT_H
 #define DEFGATE_FRONT_H

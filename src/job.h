@@ -1,16 +1,17 @@
 /*
- * job.c: one forwarded request, shared by the front (MHD) thread and the
- * back (curl) thread.
+ * job.c: one forwarded request, shared by the front (the MHD worker that
+ * serves its connection) and the back (curl) thread.
  *
- * Ownership: refcounted. The front thread holds one reference from
+ * Ownership: refcounted. The front holds one reference from
  * job_new() until the request completes; the back thread holds one from
  * upstream_submit() until the transfer is finished or cancelled. Fields are
  * grouped by who may touch them; the "shared" group only under job->mu.
  *
  * Hand-off: the front suspends the connection before
  * publishing the job; the back calls MHD_resume_connection() (job_notify)
- * whenever it has something for the front; every other MHD call stays on
- * the front thread, every curl call on the back thread.
+ * whenever it has something for the front (legal from any thread: MHD
+ * wakes the connection's own worker); every other MHD call stays on that
+ * worker, every curl call on the back thread.
  */
 #ifndef DEFGATE_JOB_H
 #define DEFGATE_JOB_H

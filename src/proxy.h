@@ -1,9 +1,10 @@
 /*
- * proxy.c: the forwarding half of the front thread. Turns a routed local
+ * proxy.c: the forwarding half of the front. Turns a routed local
  * request into a job for the back thread (upstream URL from configuration
  * only, an allowlist of client headers, a request id), and turns the job's
  * result into the client's response, streaming the body with backpressure.
- * Front (MHD) thread only.
+ * Front (MHD) workers only, several at once; a request's calls all run on
+ * the worker that serves its connection.
  */
 #ifndef DEFGATE_PROXY_H
 #define DEFGATE_PROXY_H

@@ -1,13 +1,13 @@
 /*
  * status.c: what /status, /status.json, /readyz and the log's view of the
  * gateway show. Two parts, both read-only towards the rest:
- *  - counters: C11 atomics bumped by the front thread (requests) and the
+ *  - counters: C11 atomics bumped by the front threads (requests) and the
  *    back thread (upstream latency, last 403 text under a small mutex);
  *  - views: rendered on demand from the route table (routes.h), the
  *    token sources' views (tokensrc_view) and the hunting selection
  *    (hunting.h). Nothing pushes token state into status.c.
  * status_init/set_config/set_sources/cleanup: main thread. Rendering and
- * status_ready: front thread (any thread is safe).
+ * status_ready: front threads (any thread is safe, several at once).
  */
 #ifndef DEFGATE_STATUS_H
 #define DEFGATE_STATUS_H
@@ -27,7 +27,7 @@ void	 status_set_config(const struct gw_config *);
 /* Main thread: the token sources to show (valid until status_cleanup). */
 void	 status_set_sources(struct tokensrc *const src[BACKEND__COUNT]);
 void	 status_cleanup(void);
-/* Front thread: count a finished request of route row id (-1: none). */
+/* Front threads: count a finished request of route row id (-1: none). */
 void	 status_count(int id, unsigned int http_status);
 /*
  * Back thread: one upstream API exchange of route row id took ms. A 2xx

@@ -128,7 +128,10 @@ flight_find(const char *key, size_t keylen)
 	return (fp);
 }
 
-/* Wake the waiters of a list of flights and free them. */
+/* Wake the waiters of a list of flights and free them. A waiter may be
+ * served by another front worker than the caller (or the caller is the
+ * back or main thread): MHD_resume_connection is legal from any thread, it
+ * flags the connection under its worker's lock and wakes that worker. */
 static void
 flights_wake(struct flight *f)
 {

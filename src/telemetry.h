@@ -13,7 +13,7 @@
  *	_misses_total, _stale_total, _evictions_total
  *   defgate_requests_in_flight
  *
- * Counters are C11 atomics, bumped by the front thread (requests) and the
+ * Counters are C11 atomics, bumped by the front threads (requests) and the
  * back thread (upstream calls); any thread may render. The token counts
  * come from the token sources' views (tokensrc_view), the quota and cache
  * numbers from steward.h: nothing is pushed here twice.

@@ -10,7 +10,7 @@
  * --check, for the main thread before any other thread exists, except
  * tokensrc_view(), tokensrc_ready() and tokensrc_graph_state(), which any
  * thread may call (the view is copied under the source's own mutex; the
- * front thread reads it, nobody pushes into it).
+ * front threads read it, nobody pushes into it).
  *
  * Policy:
  *  - single-flight: at most one token request per source; waiters start
