@@ -156,6 +156,9 @@ start_defgate() {
 		# what reaches the fake: off unless a test turns them on
 		# (--set cache=on, --set quota_incidents=3/min, ...)
 		export DEFGATE_CACHE=${DEFGATE_CACHE:-off}
+		# two front workers, so that every test (and its
+		# ThreadSanitizer build) runs the pool: --set threads=N wins
+		export DEFGATE_THREADS=${DEFGATE_THREADS:-2}
 		for _q in INCIDENTS HUNTING MDE GRAPH; do
 			eval "export DEFGATE_QUOTA_$_q=\${DEFGATE_QUOTA_$_q:-off}"
 		done

@@ -3,7 +3,8 @@
 # and Age, the key (route, path and query byte for byte, audience), TTL
 # expiry, Cache-Control: no-cache, invalidation after a PATCH,
 # stale-if-error on a 5xx and a timeout, stale while the bucket is empty,
-# stale_max_age, cache_max_bytes, coalescing with a slow reader, and
+# stale_max_age, cache_max_bytes, coalescing with a slow reader, the
+# front threads (threads, hits under concurrency on a pool) and
 # cache = off.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
@@ -209,6 +210,55 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 is "${c:-0}" "$n" "metrics: cache=\"coalesced\" counted"
+stop_defgate
+
+# ---- front threads: `threads` is honoured; hits served by every worker ----
+# libmicrohttpd names its threads: MHD-single without a pool, MHD-worker
+# for each worker of one
+mhd_threads() { cat /proc/"$GW_PID"/task/*/comm | grep '^MHD-' | sort | uniq -c |
+    awk '{ printf "%s%s=%s", (NR > 1 ? " " : ""), $2, $1 }'; }
+start_defgate --set threads=1
+is "$(mhd_threads)" "MHD-single=1" "threads=1: one front thread, no pool"
+n1=$(ls /proc/"$GW_PID"/task | wc -l)
+stop_defgate
+start_defgate --set threads=3
+is "$(mhd_threads)" "MHD-worker=3" "threads=3: a pool of three front workers"
+n3=$(ls /proc/"$GW_PID"/task | wc -l)
+is "$((n3 - n1))" 2 "... two threads more than with threads=1 ($n1, $n3)"
+like "$(cat "$GW_LOG")" "3 front thread(s)" "... and the log says so"
+stop_defgate
+start_defgate --set threads=4 --set max_clients=2
+is "$(mhd_threads)" "MHD-worker=2" "threads=4, max_clients=2: two workers (one slot each)"
+like "$(cat "$GW_LOG")" "front threads: 2, not 4" "... and the log says why"
+stop_defgate
+
+start_defgate --set cache=on --set cache_ttl=120 --set threads=4
+wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
+curl -s -D "$T/h" -o "$T/par.first" "$GW/incidents"
+is "$(hdr X-Cache)" MISS "threads=4: the first GET is a MISS"
+c0=$(calls)
+# 200 at once, 100 connections open together: the four workers share them
+curl -s --no-progress-meter -Z --parallel-max 100 --parallel-immediate --max-time 30 \
+    -w '%{http_code} %header{x-cache}\n' -o "$T/par.#1" \
+    "$GW/incidents#[1-200]" > "$T/par.codes"
+is "$(sort "$T/par.codes" | uniq -c | awk '{print $1, $2, $3}')" "200 200 HIT" \
+    "200 concurrent GETs: 200 answers 200, X-Cache: HIT"
+is "$(md5sum "$T"/par.first "$T"/par.[0-9]* | awk '{print $1}' | sort -u |
+    wc -l)" 1 "... 200 bodies identical to the first answer"
+is "$(( $(calls) - c0 ))" 0 "... no upstream call"
+# counted on completion, just after the client has its answer
+for i in $(seq 50); do
+	M=$(curl -sS "$GW/metrics")
+	c=$(metric 'defgate_requests_total{route="incidents",status="200",cache="hit"}')
+	[ "${c:-0}" = 200 ] && break
+	sleep 0.1
+done
+is "${c:-0}" 200 "metrics: the 200 hits counted, none lost between workers"
+is "$(metric 'defgate_requests_total{route="incidents",status="200",cache="miss"}')" 1 \
+    "metrics: ... and the one miss"
+req GET /status.json
+is "$(json '.requests.by_route.incidents["200"]')" 201 \
+    "status.json: 201 answers 200 on /incidents"
 stop_defgate
 
 # ---- cache = off: as before ----
