@@ -547,6 +547,8 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	/* allow_from at accept: refused peers never hold a slot (front.c) */
 	h.d = MHD_start_daemon(flags, 0, front_accept, NULL,
 	    access_cb, NULL,
+	    /* first: MHD's own complaints about the options go to our log */
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cf->listen_addr,
 	    MHD_OPTION_CONNECTION_LIMIT, cf->max_clients,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cf->client_timeout,
@@ -555,7 +557,6 @@ httpd_start(const struct gw_config *cf, struct upstream *up)
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024U,
 	    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_ARRAY, pool,
 	    MHD_OPTION_END);
 	if (h.d == NULL) {
