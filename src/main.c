@@ -654,6 +654,7 @@ main(int argc, char **argv)
 		exit(1);
 	if ((cf = load_config(&o, demo.sets, demo.nsets)) == NULL)
 		exit(2);
+	log_set_json(cf->log_json);
 	if ((env_secret = scrub_env()) != NULL)
 		demo.sets[demo.nsets++] = env_secret;	/* for reloads */
 	if (o.check) {
@@ -719,6 +720,7 @@ main(int argc, char **argv)
 				    "use %s", ncf->listen);
 			/* each holder takes its own reference; the old
 			 * config is freed when its last request is done */
+			log_set_json(ncf->log_json);
 			httpd_set_config(ncf);
 			status_set_config(ncf);
 			steward_reload(ncf);
