@@ -64,23 +64,32 @@ client_addr(struct MHD_Connection *c, char *out, size_t n)
 
 /*
  * The query text of the request, redacted and cut, into out; 0 when it
- * has none. /hunting's POST body gives its "Query"; other rows their raw
- * query string (GET /hunting?query=...).
+ * has none. A /hunting body (its "Query") is the job's once the job is
+ * done (the back thread may rewrite it before), else the request's own
+ * when it never moved into a job; other rows give their raw query string
+ * (GET /hunting?query=...).
  */
 static size_t
-query_text(const struct gw_request *r, char *out, size_t n)
+query_text(const struct gw_request *r, const char *body, size_t bodylen,
+    char *out, size_t n)
 {
 	const struct route	*rt = r->m.route;
 	size_t			 len = 0;
 
 	if (rt == NULL)
 		return (0);
-	if (rt->body == RB_HUNT && r->body.len > 0) {
-		cJSON		*o = cJSON_ParseWithLength(r->body.data,
-		    r->body.len);
-		const cJSON	*q = cJSON_GetObjectItemCaseSensitive(o,
-		    "Query");
+	if (rt->body == RB_HUNT) {
+		cJSON		*o;
+		const cJSON	*q;
 
+		if (body == NULL && r->body.len > 0) {
+			body = r->body.data;
+			bodylen = r->body.len;
+		}
+		if (body == NULL || bodylen == 0)
+			return (0);
+		o = cJSON_ParseWithLength(body, bodylen);
+		q = cJSON_GetObjectItemCaseSensitive(o, "Query");
 		if (cJSON_IsString(q))
 			len = redact_copy(out, n, q->valuestring,
 			    strlen(q->valuestring), NULL, 0);
@@ -92,7 +101,8 @@ query_text(const struct gw_request *r, char *out, size_t n)
 
 static void
 write_line(struct MHD_Connection *c, const struct gw_request *r,
-    long upstream_status, long long upstream_bytes)
+    long upstream_status, long long upstream_bytes, const char *body,
+    size_t bodylen)
 {
 	const struct route	*rt = r->m.route;
 	cJSON			*o;
@@ -135,7 +145,8 @@ write_line(struct MHD_Connection *c, const struct gw_request *r,
 		cJSON_AddStringToObject(o, "client", addr);
 	else
 		cJSON_AddNullToObject(o, "client");
-	if (r->cf->log_queries && (qlen = query_text(r, q, sizeof(q))) > 0)
+	if (r->cf->log_queries && (qlen = query_text(r, body, bodylen, q,
+	    sizeof(q))) > 0)
 		cJSON_AddStringToObject(o, "query", q);
 	line = cJSON_PrintUnformatted(o);
 	if (line != NULL && strlen(line) >= LOG_LINE_MAX && qlen > 0) {
@@ -157,6 +168,8 @@ accesslog_request(struct MHD_Connection *c, const struct gw_request *r)
 	struct job	*j = r->job;
 	long		 ust = 0;
 	long long	 ubytes = -1;
+	const char	*body = NULL;
+	size_t		 bodylen = 0;
 
 	if (r->status == 0)	/* never answered: not counted either */
 		return;
@@ -164,9 +177,14 @@ accesslog_request(struct MHD_Connection *c, const struct gw_request *r)
 		pthread_mutex_lock(&j->mu);
 		ust = j->headers_ready ? j->status : 0;
 		ubytes = (long long)j->total;
+		/* done: the back thread no longer touches the body */
+		if (j->done) {
+			body = j->body;
+			bodylen = j->bodylen;
+		}
 		pthread_mutex_unlock(&j->mu);
 	}
 	status_answered(r->m.id, r->cache, r->status, j != NULL);
 	if (r->cf != NULL && r->cf->log_json)
-		write_line(c, r, ust, ubytes);
+		write_line(c, r, ust, ubytes, body, bodylen);
 }

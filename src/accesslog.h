@@ -10,8 +10,9 @@
  *    "client"} to the log's destination (log_line). The raw path, the
  *    query string, the hunting query and headers are never in it; with
  *    log_queries = true a "query" member holds the query string or the
- *    KQL of /hunting, redacted (redact.h) and cut at ACCESSLOG_MAX_QUERY
- *    bytes. A line is at most LOG_LINE_MAX bytes; a query that would make
+ *    KQL of /hunting (when it went upstream or was refused as malformed:
+ *    a body answered locally is already gone), redacted (redact.h) and
+ *    cut at ACCESSLOG_MAX_QUERY bytes. A line is at most LOG_LINE_MAX bytes; a query that would make
  *    it longer is left out ("query_truncated": true).
  *    With log_format = text nothing is written (defgate has never
  *    logged each request in text).

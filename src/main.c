@@ -644,6 +644,10 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	log_init(o.verbose);
+	/* the records before the configuration is read (its errors) too */
+	if (getenv("DEFGATE_LOG_FORMAT") != NULL &&
+	    strcasecmp(getenv("DEFGATE_LOG_FORMAT"), "json") == 0)
+		log_set_json(1);
 	harden();
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
