@@ -34,7 +34,7 @@
 #define CONFIG_SECRET_MAX	4096
 
 enum kind { K_STR, K_SECRET, K_BOOL, K_SIZE, K_SECONDS, K_UINT, K_VERSION,
-	K_CIDRS, K_HUNT, K_QUOTA };
+	K_CIDRS, K_HUNT, K_QUOTA, K_LOGFMT };
 
 struct key {
 	const char	*name;
@@ -167,6 +167,11 @@ static const struct key keys[] = {
 	{ "quota_graph", "DEFGATE_QUOTA_GRAPH", K_QUOTA,
 	  OFF(quota[QUOTA_GRAPH]), 0, 0,
 	  "use calls per window, e.g. 150/min, or off" },
+	/* log records and the access log (log.h, accesslog.h) */
+	{ "log_format", "DEFGATE_LOG_FORMAT", K_LOGFMT, OFF(log_json), 0, 0,
+	  "use text or json" },
+	{ "log_queries", "DEFGATE_LOG_QUERIES", K_BOOL, OFF(log_queries), 0,
+	  1, "use on or off" },
 };
 
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -402,6 +407,14 @@ config_set(struct gw_config *cf, const char *name, const char *value,
 			cf->hunting_backend = CONFIG_HUNT_GRAPH;
 		else if (!strcasecmp(value, "defender"))
 			cf->hunting_backend = CONFIG_HUNT_DEFENDER;
+		else
+			break;
+		return (0);
+	case K_LOGFMT:
+		if (!strcasecmp(value, "text"))
+			cf->log_json = 0;
+		else if (!strcasecmp(value, "json"))
+			cf->log_json = 1;
 		else
 			break;
 		return (0);

@@ -89,6 +89,8 @@ struct gw_config {
 	struct quota_limit	 quota[QUOTA__COUNT];
 
 	int			 verbose;
+	int			 log_json;	/* log_format = json */
+	int			 log_queries;	/* query text in the access log */
 	char			*config_file;		/* path, for reload */
 
 	/* credential, cloud and egress proxy (cred.h, cloud.h, egress.h) */

@@ -28,6 +28,7 @@
 
 #include <microhttpd.h>
 
+#include "accesslog.h"
 #include "cfgref.h"
 #include "config.h"
 #include "front.h"
@@ -474,6 +475,7 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	accesslog_request(c, r);	/* before the job is dropped */
 	proxy_finish(r, h.up);
 	if (r->status) {
 		status_count(r->m.id, r->status);

@@ -644,6 +644,10 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	log_init(o.verbose);
+	/* the records before the configuration is read (its errors) too */
+	if (getenv("DEFGATE_LOG_FORMAT") != NULL &&
+	    strcasecmp(getenv("DEFGATE_LOG_FORMAT"), "json") == 0)
+		log_set_json(1);
 	harden();
 	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -654,6 +658,7 @@ main(int argc, char **argv)
 		exit(1);
 	if ((cf = load_config(&o, demo.sets, demo.nsets)) == NULL)
 		exit(2);
+	log_set_json(cf->log_json);
 	if ((env_secret = scrub_env()) != NULL)
 		demo.sets[demo.nsets++] = env_secret;	/* for reloads */
 	if (o.check) {
@@ -723,6 +728,7 @@ main(int argc, char **argv)
 				    "use %u front threads", ncf->threads);
 			/* each holder takes its own reference; the old
 			 * config is freed when its last request is done */
+			log_set_json(ncf->log_json);
 			httpd_set_config(ncf);
 			status_set_config(ncf);
 			steward_reload(ncf);

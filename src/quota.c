@@ -15,6 +15,7 @@
 
 #define QUOTA_SLOTS	61		/* the window's 60 slots + a partial one */
 #define QUOTA_NO_SLOT	(-(1LL << 62))
+#define QUOTA_MADE_SLOTS	60	/* the current period and the 59 before */
 #define QUOTA_MAX_VALUE	64		/* bytes of a Retry-After we look at */
 
 struct window {
@@ -26,9 +27,19 @@ struct window {
 	unsigned	 cnt[QUOTA_SLOTS];
 };
 
+/* Calls made: slot i holds the count of period slot[i] (a second or a
+ * minute since the clock's origin). Separate from the windows, which
+ * count takes and err high on purpose. */
+struct made {
+	long long	 slot[QUOTA__WINDOWS][QUOTA_MADE_SLOTS];
+	unsigned long	 cnt[QUOTA__WINDOWS][QUOTA_MADE_SLOTS];
+	unsigned long	 total;
+};
+
 struct group {
 	struct quota_limit	 lim;
 	struct window		 w[QUOTA__WINDOWS];
+	struct made		 made;
 	long long		 closed_until;	/* mono ms; 0: open */
 	unsigned long		 taken, denied, throttled;
 };
@@ -338,6 +349,8 @@ quota_new(const struct quota_limit lim[QUOTA__COUNT])
 
 			for (int i = 0; i < QUOTA_SLOTS; i++)
 				w->slot[i] = QUOTA_NO_SLOT;
+			for (int i = 0; i < QUOTA_MADE_SLOTS; i++)
+				q->g[g].made.slot[k][i] = QUOTA_NO_SLOT;
 		}
 	quota_set_limits(q, lim, 0);
 	for (int g = 0; g < QUOTA__COUNT; g++)
@@ -437,6 +450,45 @@ quota_throttled(struct quota *q, enum quota_group gi, long long now_ms,
 }
 
 void
+quota_called(struct quota *q, enum quota_group gi, long long now_ms)
+{
+	struct made *m;
+
+	if ((unsigned)gi >= QUOTA__COUNT)
+		return;
+	if (now_ms < 0)
+		now_ms = 0;
+	m = &q->g[gi].made;
+	pthread_mutex_lock(&q->mu);
+	for (int k = 0; k < QUOTA__WINDOWS; k++) {
+		long long	 cur = now_ms / slot_ms[k];
+		int		 i = (int)(cur % QUOTA_MADE_SLOTS);
+
+		if (m->slot[k][i] != cur) {
+			m->slot[k][i] = cur;
+			m->cnt[k][i] = 0;
+		}
+		m->cnt[k][i]++;
+	}
+	m->total++;
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* q->mu held: calls made in window k's current period and the 59 before. */
+static unsigned long
+made_count(const struct made *m, int k, long long now)
+{
+	long long	 cur = now / slot_ms[k];
+	unsigned long	 n = 0;
+
+	for (int i = 0; i < QUOTA_MADE_SLOTS; i++)
+		if (m->slot[k][i] > cur - QUOTA_MADE_SLOTS &&
+		    m->slot[k][i] <= cur)
+			n += m->cnt[k][i];
+	return (n);
+}
+
+void
 quota_view(struct quota *q, enum quota_group gi, long long now_ms,
     struct quota_view *v)
 {
@@ -456,6 +508,7 @@ quota_view(struct quota *q, enum quota_group gi, long long now_ms,
 
 		refill(w, now_ms);
 		v->calls[k] = window_count(w, k, now_ms);
+		v->made[k] = made_count(&g->made, k, now_ms);
 		if (w->limit == 0) {
 			v->remaining[k] = -1;
 			continue;
@@ -469,5 +522,6 @@ quota_view(struct quota *q, enum quota_group gi, long long now_ms,
 	v->taken = g->taken;
 	v->denied = g->denied;
 	v->throttled = g->throttled;
+	v->made_total = g->made.total;
 	pthread_mutex_unlock(&q->mu);
 }

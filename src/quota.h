@@ -18,6 +18,13 @@
  * upstream 429 closes the group until its Retry-After has passed
  * (quota_throttled); meanwhile every take() is refused.
  *
+ * Apart from the limits, each group counts the upstream calls actually
+ * made (quota_called, one per exchange: a 401 retry is a second call, a
+ * taken call that never left is none), in 60 per-second and 60 per-minute
+ * slots. quota_view's made[] is exact for "the current second (minute)
+ * and the 59 before it"; it is what /metrics and the status page show as
+ * calls in the last minute and hour, whatever the limits (also "off").
+ *
  * Defaults (document any change in README and etc/defgate.conf):
  *   incidents  50/min, 1500/h   Defender XDR incidents (list 50/min; get
  *                               100/min but the overall incident quota is
@@ -70,6 +77,8 @@ struct quota_view {
 	unsigned long		 taken;		/* calls let through, ever */
 	unsigned long		 denied;	/* refused locally, ever */
 	unsigned long		 throttled;	/* upstream 429s, ever */
+	unsigned long		 made[QUOTA__WINDOWS];	/* calls made (above) */
+	unsigned long		 made_total;	/* calls made, ever */
 };
 
 struct quota;
@@ -114,6 +123,9 @@ long long	 quota_retry_after_ms(struct quota *, enum quota_group,
  * group whose limits are off is counted but never closed. */
 void		 quota_throttled(struct quota *, enum quota_group,
 		    long long now_ms, long long delay_ms);
+/* One upstream call of the group was made (or attempted) now. */
+void		 quota_called(struct quota *, enum quota_group,
+		    long long now_ms);
 void		 quota_view(struct quota *, enum quota_group, long long now_ms,
 		    struct quota_view *);
 

@@ -15,9 +15,12 @@
 #include "cred.h"
 #include "hunting.h"
 #include "oauth.h"
+#include "quota.h"
+#include "rcache.h"
 #include "router.h"
 #include "routes.h"
 #include "status.h"
+#include "steward.h"
 #include "tokensrc.h"
 #include "util.h"
 
@@ -43,6 +46,11 @@ static struct {
 	atomic_ulong		 up_requests;
 	atomic_ulong		 up_errors;	/* no answer, or 5xx */
 	atomic_ulong		 up_4xx;	/* answered 4xx (403, 429, …) */
+	/* per quota group: requests by cache result, local 429s, and those
+	 * answered without an upstream call */
+	atomic_ulong		 ans[QUOTA__COUNT][ST_CACHE__COUNT];
+	atomic_ulong		 local429[QUOTA__COUNT];
+	atomic_ulong		 avoided[QUOTA__COUNT];
 
 	pthread_mutex_t		 mu;	/* guards the fields below */
 	char			 forbidden[512];
@@ -101,11 +109,43 @@ status_count(int id, unsigned int code)
 	    memory_order_relaxed);
 }
 
+/* The quota group of route row id, -1 for none. */
+static int
+row_group(int id)
+{
+	return (id >= 0 && id < nroutes ? steward_group(&routes[id]) : -1);
+}
+
+void
+status_answered(int id, int cache, unsigned int code, int upstream)
+{
+	int	 g = row_group(id), local;
+
+	if (g < 0 || g >= QUOTA__COUNT)
+		return;
+	if ((unsigned)cache >= ST_CACHE__COUNT)
+		cache = ST_CACHE_NONE;
+	atomic_fetch_add_explicit(&st.ans[g][cache], 1, memory_order_relaxed);
+	local = !upstream && code == 429;
+	if (local)
+		atomic_fetch_add_explicit(&st.local429[g], 1,
+		    memory_order_relaxed);
+	if (!upstream && (local || cache == ST_CACHE_HIT ||
+	    cache == ST_CACHE_COALESCED || cache == ST_CACHE_STALE))
+		atomic_fetch_add_explicit(&st.avoided[g], 1,
+		    memory_order_relaxed);
+}
+
 void
 status_upstream(int id, long long ms, long code)
 {
+	struct quota	*q = steward_quota();
 	size_t		 b;
 	long long	 max;
+	int		 g = row_group(id);
+
+	if (q != NULL && g >= 0)
+		quota_called(q, g, util_mono_ms());
 
 	for (b = 0; b < NBUCKETS - 1 && ms > lat_bounds[b]; b++)
 		;
@@ -477,6 +517,113 @@ render_requests(cJSON *root)
 	cJSON_AddItemToObject(own, "by_route", by);
 }
 
+static void
+add_limit(cJSON *o, const char *k, long v)
+{
+	if (v >= 0)
+		cJSON_AddNumberToObject(o, k, (double)v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+/*
+ * The quota card. Calls made, remaining, closure: quota_view (as
+ * defgate_quota_calls, _remaining, _closed_seconds). Answers by cache
+ * result: the requests counted in defgate_requests_total, by group.
+ * Cache size: rcache_stats (defgate_cache_*).
+ */
+static cJSON *
+render_quota(int cache_on)
+{
+	cJSON			*o = cJSON_CreateObject(), *groups, *cache;
+	struct quota		*q = steward_quota();
+	struct rcache		*rc = steward_cache();
+	struct rcache_stats	 cs;
+	long long		 mono = util_mono_ms(), now = util_now();
+	unsigned long		 hits = 0, cacheable = 0;
+
+	cJSON_AddBoolToObject(o, "enabled", q != NULL);
+	groups = cJSON_AddArrayToObject(o, "groups");
+	for (int g = 0; q != NULL && g < QUOTA__COUNT; g++) {
+		struct quota_view	 v;
+		cJSON			*e = cJSON_CreateObject(), *a;
+		unsigned long		 n[ST_CACHE__COUNT], gc = 0;
+
+		quota_view(q, g, mono, &v);
+		cJSON_AddStringToObject(e, "name", quota_group_name(g));
+		cJSON_AddBoolToObject(e, "limited", v.lim.limit[QUOTA_MIN] ||
+		    v.lim.limit[QUOTA_HOUR]);
+		add_limit(e, "limit_minute", v.lim.limit[QUOTA_MIN] ?
+		    (long)v.lim.limit[QUOTA_MIN] : -1);
+		add_limit(e, "limit_hour", v.lim.limit[QUOTA_HOUR] ?
+		    (long)v.lim.limit[QUOTA_HOUR] : -1);
+		cJSON_AddNumberToObject(e, "calls_minute",
+		    (double)v.made[QUOTA_MIN]);
+		cJSON_AddNumberToObject(e, "calls_hour",
+		    (double)v.made[QUOTA_HOUR]);
+		cJSON_AddNumberToObject(e, "calls_total", (double)v.made_total);
+		add_limit(e, "remaining_minute", v.remaining[QUOTA_MIN]);
+		add_limit(e, "remaining_hour", v.remaining[QUOTA_HOUR]);
+		cJSON_AddBoolToObject(e, "closed", v.closed_ms > 0);
+		cJSON_AddNumberToObject(e, "closed_s", (double)
+		    ((v.closed_ms + 999) / 1000));
+		/* wall clock for the page; the quota runs on the mono one */
+		if (v.closed_ms > 0)
+			cJSON_AddNumberToObject(e, "closed_until", (double)
+			    (now + (v.closed_ms + 999) / 1000));
+		else
+			cJSON_AddNullToObject(e, "closed_until");
+		cJSON_AddNumberToObject(e, "upstream_429", (double)v.throttled);
+		cJSON_AddNumberToObject(e, "denied", (double)v.denied);
+		a = cJSON_AddObjectToObject(e, "answered");
+		for (int k = 0; k < ST_CACHE__COUNT; k++) {
+			n[k] = atomic_load_explicit(&st.ans[g][k],
+			    memory_order_relaxed);
+			if (k != ST_CACHE_NONE)
+				gc += n[k];
+		}
+		cJSON_AddNumberToObject(a, "hit", (double)n[ST_CACHE_HIT]);
+		cJSON_AddNumberToObject(a, "coalesced",
+		    (double)n[ST_CACHE_COALESCED]);
+		cJSON_AddNumberToObject(a, "stale", (double)n[ST_CACHE_STALE]);
+		cJSON_AddNumberToObject(a, "miss", (double)n[ST_CACHE_MISS]);
+		cJSON_AddNumberToObject(a, "uncached",
+		    (double)n[ST_CACHE_NONE]);
+		cJSON_AddNumberToObject(a, "local_429", (double)
+		    atomic_load_explicit(&st.local429[g],
+		    memory_order_relaxed));
+		cJSON_AddNumberToObject(e, "avoided", (double)
+		    atomic_load_explicit(&st.avoided[g],
+		    memory_order_relaxed));
+		if (gc > 0)
+			cJSON_AddNumberToObject(e, "hit_ratio",
+			    (double)n[ST_CACHE_HIT] / (double)gc);
+		else
+			cJSON_AddNullToObject(e, "hit_ratio");
+		hits += n[ST_CACHE_HIT];
+		cacheable += gc;
+		cJSON_AddItemToArray(groups, e);
+	}
+	cache = cJSON_AddObjectToObject(o, "cache");
+	cJSON_AddBoolToObject(cache, "on", cache_on && rc != NULL);
+	memset(&cs, 0, sizeof(cs));
+	if (rc != NULL)
+		rcache_stats(rc, &cs);
+	cJSON_AddNumberToObject(cache, "entries", (double)cs.entries);
+	cJSON_AddNumberToObject(cache, "bytes", (double)cs.bytes);
+	cJSON_AddNumberToObject(cache, "max_bytes", (double)cs.max_bytes);
+	cJSON_AddNumberToObject(cache, "hits", (double)hits);
+	cJSON_AddNumberToObject(cache, "cacheable", (double)cacheable);
+	if (cacheable > 0)
+		cJSON_AddNumberToObject(cache, "hit_ratio", (double)hits /
+		    (double)cacheable);
+	else
+		cJSON_AddNullToObject(cache, "hit_ratio");
+	cJSON_AddStringToObject(cache, "hit_ratio_is", "fresh hits / "
+	    "requests of cached routes (hit, miss, coalesced, stale)");
+	return (o);
+}
+
 char *
 status_render_json(size_t *len)
 {
@@ -486,8 +633,10 @@ status_render_json(size_t *len)
 	unsigned long		 h[NBUCKETS], n = 0;
 	long long		 now = util_now();
 	char			*out;
+	int			 cache_on;
 
 	pthread_mutex_lock(&st.mu);
+	cache_on = st.cf != NULL && st.cf->cache;
 	cJSON_AddStringToObject(root, "version", PACKAGE_VERSION);
 	cJSON_AddNumberToObject(root, "uptime_s", (double)(now - st.started));
 	cJSON_AddNumberToObject(root, "now", (double)now);
@@ -542,6 +691,7 @@ status_render_json(size_t *len)
 		tokensrc_view_free(&views[b]);
 
 	render_requests(root);
+	cJSON_AddItemToObject(root, "quota", render_quota(cache_on));
 	for (size_t b = 0; b < NBUCKETS; b++) {
 		h[b] = atomic_load_explicit(&st.lat[b], memory_order_relaxed);
 		n += h[b];

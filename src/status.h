@@ -6,6 +6,12 @@
  *  - views: rendered on demand from the route table (routes.h), the
  *    token sources' views (tokensrc_view) and the hunting selection
  *    (hunting.h). Nothing pushes token state into status.c.
+ *  - the quota card ("quota" in /status.json): per quota group the
+ *    upstream calls made in the last minute and hour (quota.h, fed here by
+ *    status_upstream) against the limits, the closure by an upstream 429,
+ *    the calls left, the requests answered without an upstream call
+ *    (status_answered), and the cache's size and hit ratio. Every number
+ *    comes from the same counters as /metrics (telemetry.c).
  * status_init/set_config/set_sources/cleanup: main thread. Rendering and
  * status_ready: front threads (any thread is safe, several at once).
  */
@@ -30,7 +36,15 @@ void	 status_cleanup(void);
 /* Front threads: count a finished request of route row id (-1: none). */
 void	 status_count(int id, unsigned int http_status);
 /*
- * Back thread: one upstream API exchange of route row id took ms. A 2xx
+ * Front thread, a finished request of route row id: its cache result
+ * (enum steward_cache), the status answered and whether it had a job
+ * (went upstream). Counted per quota group for the card.
+ */
+void	 status_answered(int id, int cache, unsigned int http_status,
+	    int upstream);
+/*
+ * Back thread: one upstream API exchange of route row id took ms; it is
+ * also counted as a call made of the row's quota group (quota_called). A 2xx
  * clears the last 403 when it was on the same route. http_status 0: no
  * answer (transport failure).
  */

@@ -237,15 +237,15 @@ render_quota(struct buf *b)
 			    (double)v[g].remaining[w]);
 		}
 	r |= metrics_family(b, "defgate_quota_calls", METRICS_GAUGE,
-	    "Upstream calls made in the last minute and hour, by quota "
-	    "group.");
+	    "Upstream calls made in the last minute and hour (the current "
+	    "second or minute and the 59 before), by quota group.");
 	for (int g = 0; g < QUOTA__COUNT; g++)
 		for (int w = 0; w < QUOTA__WINDOWS; w++) {
 			const char *l[] = { "group", quota_group_name(g),
 			    "window", wname[w], NULL };
 
 			r |= metrics_u64(b, "defgate_quota_calls", l,
-			    v[g].calls[w]);
+			    v[g].made[w]);
 		}
 	r |= metrics_family(b, "defgate_quota_denied_total", METRICS_COUNTER,
 	    "Requests defgate did not send upstream because the group's "

@@ -4,7 +4,9 @@
 # again; 4xx answers are counted and errors say what they are; the page's own
 # traffic is counted apart from API traffic; the latency percentiles say they
 # are bucket bounds; after a token failure the claims are marked stale and
-# every route of that source is shown unusable.
+# every route of that source is shown unusable; the quota card's counts are
+# what was done (upstream calls made, cache hits, local 429s) and what
+# /metrics says.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
 sj() { printf '%s' "$S" | jq -r "$1"; }
@@ -81,4 +83,81 @@ is "$(sj '[.routes[] | select(.backend == "defender") | .allowed] | any')" false
     "... and no Defender route is shown allowed"
 req GET /incidents
 is "$CODE" 503 "... which is what a caller gets (503)"
+stop_defgate
+
+# ---- the quota card: 3 upstream calls and 5 cache hits are 3 and 5
+kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null
+start_fake
+start_defgate --set cache=on --set quota_incidents=50/min,1500/h \
+    --set quota_mde=1/min
+wait_ready || bail "defgate (cache, quotas) not ready: $(cat "$GW_LOG")"
+g() { sj ".quota.groups[] | select(.name == \"$1\") | $2"; }
+M=""
+metric() { printf '%s\n' "$M" | awk -v s="$1" '$1 == s { print $2 }'; }
+c0=$(fake_stat .api_requests)
+req GET /incidents
+is "$CODE" 200 "GET /incidents: a miss, one upstream call"
+for i in 1 2 3 4 5; do
+	req GET /incidents
+	[ "$(hdr X-Cache)" = HIT ] || diag "request $i: X-Cache $(hdr X-Cache)"
+done
+is "$(hdr X-Cache)" HIT "... then 5 answers from the cache"
+req GET '/incidents?%24top=1'
+req GET '/incidents?%24top=2'
+is "$CODE" 200 "two other queries: two more upstream calls"
+is "$(( $(fake_stat .api_requests) - c0 ))" 3 "the fake saw 3 calls"
+status_json
+is "$(g incidents .calls_minute)" 3 "card: 3 incidents calls in the last minute"
+is "$(g incidents .calls_hour)" 3 "card: 3 in the last hour"
+is "$(g incidents .limit_minute)" 50 "card: against the limit of 50/min"
+is "$(g incidents .limit_hour)" 1500 "card: and 1500/h"
+is "$(g incidents .answered.hit)" 5 "card: 5 cache hits"
+is "$(g incidents .answered.miss)" 3 "card: 3 misses"
+is "$(g incidents .avoided)" 5 "card: 5 upstream calls avoided"
+is "$(g incidents .closed)" false "card: the group is open"
+is "$(sj .quota.cache.on)" true "card: the cache is on"
+is "$(sj .quota.cache.hit_ratio)" 0.625 "card: hit ratio 5 / 8"
+[ "$(sj .quota.cache.entries)" -eq 3 ] && [ "$(sj .quota.cache.bytes)" -gt 0 ]
+ok $? "card: 3 entries, $(sj .quota.cache.bytes) bytes"
+is "$(g hunting .calls_minute)" 0 "card: no hunting call"
+is "$(g graph .limit_minute)" null "card: graph's limit off shown as none"
+is "$(g graph .remaining_minute)" null "... and nothing counted down"
+# a local 429: MDE allows one call a minute
+req GET '/api/alerts?%24top=1'
+is "$CODE" 200 "MDE: the one call of the minute"
+req GET '/api/alerts?%24top=2'
+is "$CODE" 429 "MDE: the next one is a local 429"
+status_json
+is "$(g mde .calls_minute)" 1 "card: 1 MDE call"
+is "$(g mde .answered.local_429)" 1 "card: 1 local 429"
+is "$(g mde .avoided)" 1 "card: ... an upstream call avoided"
+is "$(g mde .remaining_minute)" 0 "card: no MDE call left this minute"
+M=$(curl -sS "$GW/metrics")
+is "$(metric 'defgate_quota_calls{group="incidents",window="minute"}')" \
+    "$(g incidents .calls_minute)" "/metrics agrees: incidents calls this minute"
+is "$(metric 'defgate_quota_calls{group="mde",window="hour"}')" \
+    "$(g mde .calls_hour)" "/metrics agrees: MDE calls this hour"
+is "$(metric 'defgate_requests_total{route="incidents",status="200",cache="hit"}')" \
+    "$(g incidents .answered.hit)" "/metrics agrees: the hits"
+is "$(metric defgate_cache_hits_total)" "$(sj .quota.cache.hits)" \
+    "/metrics agrees: the cache's hits"
+is "$(metric defgate_cache_entries)" "$(sj .quota.cache.entries)" \
+    "/metrics agrees: the cache's entries"
+is "$(metric 'defgate_quota_denied_total{group="mde"}')" \
+    "$(g mde .answered.local_429)" "/metrics agrees: MDE calls refused"
+is "$(metric 'defgate_quota_remaining{group="mde",window="minute"}')" \
+    "$(g mde .remaining_minute)" "/metrics agrees: MDE calls left"
+stop_defgate
+
+# ---- the card with the cache off and no limits
+start_defgate
+wait_ready || bail "defgate (defaults of the tests) not ready: $(cat "$GW_LOG")"
+req GET /incidents
+req GET /incidents
+status_json
+is "$(sj .quota.cache.on)" false "cache off: the card says so"
+is "$(g incidents .calls_minute)" 2 "cache off: 2 calls counted"
+is "$(g incidents .answered.uncached)" 2 "cache off: answered without the cache"
+is "$(g incidents .limited)" false "quotas off: the group is not limited"
+is "$(g incidents .limit_minute)" null "quotas off: no limit"
 done_testing

@@ -2,7 +2,9 @@
 # t45_browser: the status page as a browser renders it (headless Chromium,
 # the page's own CSP and script, data from /status.json), in four states:
 # a valid token, a missing role with the API's 403, a token failure after a
-# good token (stale claims, routes unusable) and a wrong secret. A DOM check,
+# good token (stale claims, routes unusable) and a wrong secret; and its
+# quota card with the cache off, with the cache on after some hits, and
+# with a group closed by an upstream 429. A DOM check,
 # not a screenshot: the page marks its state in data attributes and ids.
 # Chromium is installed by scripts/test (scripts/setup chromium); without
 # it the test skips.
@@ -41,6 +43,19 @@ dd() {
 	    sed 's/.*<dd[^>]*>\([^<]*\)<\/dd>/\1/'
 }
 
+# qrow GROUP ATTR: an attribute of the quota card's row of GROUP
+qrow() {
+	printf '%s' "$DOM" | grep -o "<tr data-group=\"$1\"[^>]*>" | head -1 |
+	    grep -o "$2=\"[^\"]*\"" | cut -d'"' -f2
+}
+quota_html() {
+	printf '%s' "$DOM" | tr -d '\n' | grep -o '<table id="quota">.*</table>' |
+	    sed 's/<\/table>.*//'
+}
+cache_line() {
+	printf '%s' "$DOM" | grep -o '<p class="quota-cache"[^>]*>[^<]*</p>'
+}
+
 # dom_when JQ: the page once status.json satisfies JQ (at most ~15 s)
 dom_when() {
 	i=0
@@ -74,6 +89,41 @@ like "$DOM" "p50 (bucket bound ≤)" "valid: p50 labelled as a bucket bound"
 like "$DOM" "histogram bucket bounds" "valid: the latency card says bucket bounds"
 is "$(dd 'errors (no answer or 5xx)')" 0 "valid: upstream errors labelled and 0"
 like "$DOM" "for this page and probes" "valid: the page's own traffic is set apart"
+like "$(cache_line)" 'data-cache="off"' "cache off: the quota card says the cache is off"
+like "$(cache_line)" "Cache off" "... in words"
+is "$(qrow incidents data-calls-minute)" 1 "cache off: 1 incidents call this minute"
+like "$(quota_html)" "1 / no limit" "quotas off: calls shown against no limit"
+stop_defgate; is "$?" 0 "defgate exits 0"
+
+# ================= the quota card: cache on after hits, then an upstream 429
+start_defgate --set cache=on --set quota_incidents=50/min,1500/h
+wait_ready || bail "defgate (cache on) not ready: $(cat "$GW_LOG")"
+req GET /incidents
+req GET /incidents
+req GET /incidents
+is "$(hdr X-Cache)" HIT "cache on: the third GET /incidents is a hit"
+dom
+like "$(cache_line)" 'data-cache="on"' "cache on: the card says the cache is on"
+like "$(cache_line)" "1 entries" "cache on: ... with its one entry"
+like "$(cache_line)" "hit ratio 66.7 %" "cache on: ... and the hit ratio (2 of 3)"
+is "$(qrow incidents data-calls-minute)" 1 "cache on: 1 upstream call this minute"
+is "$(qrow incidents data-hits)" 2 "cache on: 2 cache hits"
+is "$(qrow incidents data-closed)" no "cache on: the group is open"
+like "$(quota_html)" "1 / 50" "cache on: calls shown against 50/min"
+like "$(quota_html)" "1 / 1,500" "cache on: ... and 1500/h"
+fake_fault '{"target":"api","kind":"status","status":429,"retry_after":120,"path":"/api/incidents"}'
+req GET '/incidents?%24top=3'
+is "$CODE" 429 "upstream 429: passed on"
+req GET '/incidents?%24top=4'
+is "$CODE" 429 "upstream 429: then a local 429"
+dom
+is "$(qrow incidents data-closed)" yes "upstream 429: the card shows the group closed"
+is "$(qrow incidents data-local-429)" 1 "upstream 429: ... 1 local 429"
+is "$(qrow incidents data-calls-minute)" 2 "upstream 429: 2 calls made"
+like "$(quota_html)" "Retry-After" "upstream 429: ... until its Retry-After"
+like "$(quota_html)" ">closed<" "upstream 429: ... badge closed"
+like "$(quota_html)" "until $(date -u +%Y-%m-%d)T" "upstream 429: ... with the time"
+is "$(qrow mde data-closed)" no "upstream 429: other groups stay open"
 stop_defgate; is "$?" 0 "defgate exits 0"
 
 # ================= missing role: the API's 403 with its time and route

@@ -3,8 +3,10 @@
  * argument: no sleeps. Checks that no 60 s (3,600 s) window ever holds more
  * calls than the limit whatever the request pattern, that Retry-After is
  * exact (refused 1 ms before, admitted at it), bursts, upstream 429
- * closures, the views, and the two parsers of outside text.
+ * closures, the views, the counts of calls made (exact, from any thread)
+ * and the two parsers of outside text.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -326,6 +328,94 @@ test_parse_retry_after(void)
 	is_int(ms, -7, "failures leave *ms alone");
 }
 
+static void
+test_called(void)
+{
+	struct quota_limit	 lim[QUOTA__COUNT];
+	struct quota		*q;
+	struct quota_view	 v;
+	long long		 t0 = 10 * HOUR_MS;
+
+	quota_defaults(lim);
+	memset(&lim[QUOTA_GRAPH], 0, sizeof(lim[QUOTA_GRAPH]));	/* off */
+	q = quota_new(lim);
+	/* a take is not a call: only quota_called counts */
+	is_int(quota_take(q, QUOTA_INCIDENTS, t0, NULL), 0, "taken");
+	quota_view(q, QUOTA_INCIDENTS, t0, &v);
+	is_int(v.made[QUOTA_MIN], 0, "a take alone is no call made");
+	is_int(v.calls[QUOTA_MIN], 1, "... though the limiter counts it");
+	quota_called(q, QUOTA_INCIDENTS, t0);
+	quota_called(q, QUOTA_INCIDENTS, t0 + 999);	/* same second */
+	quota_called(q, QUOTA_INCIDENTS, t0 + 30000);
+	quota_view(q, QUOTA_INCIDENTS, t0 + 30000, &v);
+	is_int(v.made[QUOTA_MIN], 3, "3 calls in the last minute");
+	is_int(v.made[QUOTA_HOUR], 3, "3 calls in the last hour");
+	is_int(v.made_total, 3, "3 calls ever");
+	quota_view(q, QUOTA_HUNTING, t0 + 30000, &v);
+	is_int(v.made[QUOTA_MIN] + v.made_total, 0, "other groups: none");
+	/* the second of t0 is the oldest of the minute until 59 s later */
+	quota_view(q, QUOTA_INCIDENTS, t0 + 59999, &v);
+	is_int(v.made[QUOTA_MIN], 3, "at +59.999 s: still 3");
+	quota_view(q, QUOTA_INCIDENTS, t0 + 60000, &v);
+	is_int(v.made[QUOTA_MIN], 1, "at +60 s: the first second left");
+	quota_view(q, QUOTA_INCIDENTS, t0 + 90000, &v);
+	is_int(v.made[QUOTA_MIN], 0, "at +90 s: none in the minute");
+	is_int(v.made[QUOTA_HOUR], 3, "... all 3 in the hour");
+	quota_view(q, QUOTA_INCIDENTS, t0 + HOUR_MS, &v);
+	is_int(v.made[QUOTA_HOUR], 0, "an hour later: none");
+	is_int(v.made_total, 3, "... and still 3 ever");
+	/* a reused slot starts from zero */
+	quota_called(q, QUOTA_INCIDENTS, t0 + HOUR_MS);
+	quota_view(q, QUOTA_INCIDENTS, t0 + HOUR_MS, &v);
+	is_int(v.made[QUOTA_MIN], 1, "a reused second slot starts at 0");
+	is_int(v.made[QUOTA_HOUR], 1, "a reused minute slot starts at 0");
+	/* counted whatever the limits, even over them */
+	for (int i = 0; i < 200; i++)
+		quota_called(q, QUOTA_GRAPH, t0 + i * 10);
+	quota_view(q, QUOTA_GRAPH, t0 + 2000, &v);
+	is_int(v.made[QUOTA_MIN], 200, "limits off: 200 calls counted");
+	is_int(v.remaining[QUOTA_MIN], -1, "... and no limit shown");
+	quota_called(q, QUOTA__COUNT, t0);	/* ignored */
+	quota_free(q);
+}
+
+#define CALL_THREADS	4
+#define CALLS_EACH	5000
+
+static void *
+caller(void *arg)
+{
+	struct quota *q = arg;
+
+	for (int i = 0; i < CALLS_EACH; i++)
+		quota_called(q, (enum quota_group)(i % QUOTA__COUNT),
+		    HOUR_MS + i);
+	return (NULL);
+}
+
+static void
+test_called_threads(void)
+{
+	struct quota		*q = q_default();
+	struct quota_view	 v;
+	pthread_t		 th[CALL_THREADS];
+	unsigned long		 sum = 0, total = 0;
+
+	for (int i = 0; i < CALL_THREADS; i++)
+		pthread_create(&th[i], NULL, caller, q);
+	for (int i = 0; i < CALL_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (int g = 0; g < QUOTA__COUNT; g++) {
+		quota_view(q, g, HOUR_MS + CALLS_EACH, &v);
+		sum += v.made[QUOTA_MIN];
+		total += v.made_total;
+	}
+	is_int(total, CALL_THREADS * CALLS_EACH, "every call from 4 threads "
+	    "counted once");
+	is_int(sum, CALL_THREADS * CALLS_EACH, "... all within the minute");
+	quota_free(q);
+}
+
 int
 main(void)
 {
@@ -338,5 +428,7 @@ main(void)
 	test_set_limits();
 	test_parse_limit();
 	test_parse_retry_after();
+	test_called();
+	test_called_threads();
 	return (done_testing());
 }

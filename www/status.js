@@ -563,6 +563,85 @@
     tf.appendChild(fr);
   }
 
+  function fmtBytes(x) {
+    if (!isNum(x)) return '—';
+    const u = ['B', 'KiB', 'MiB', 'GiB'];
+    let i = 0;
+    while (x >= 1024 && i < u.length - 1) { x /= 1024; i++; }
+    return (i === 0 ? String(Math.round(x)) : x.toFixed(1)) + ' ' + u[i];
+  }
+  function fmtRatio(x) { return isNum(x) ? Math.round(x * 1000) / 10 + ' %' : '—'; }
+  /* "3 / 50", "3 / no limit" */
+  function ofLimit(n, lim) { return fmtInt(n) + ' / ' + (isNum(lim) ? fmtInt(lim) : 'no limit'); }
+
+  /* status.json "quota": per group calls vs limits, closures, answers
+     given locally; the cache's size and hit ratio. */
+  function renderQuota(d) {
+    const q = isObj(d.quota) ? d.quota : {};
+    const c = isObj(q.cache) ? q.cache : {};
+    const p = $('quota-cache');
+    p.setAttribute('data-cache', c.on === true ? 'on' : 'off');
+    if (c.on === true) {
+      p.textContent = 'Cache on · ' + fmtInt(c.entries) + ' entries · ' + fmtBytes(c.bytes) + ' of ' +
+        fmtBytes(c.max_bytes) + ' (cache_max_bytes) · hit ratio ' + fmtRatio(c.hit_ratio) + ' (' +
+        fmtInt(c.hits) + ' hits of ' + fmtInt(c.cacheable) + ' cacheable requests)';
+    } else {
+      p.textContent = 'Cache off (cache = off): every request that passes the rate limit goes upstream.';
+    }
+    p.setAttribute('data-hits', String(isNum(c.hits) ? c.hits : 0));
+    const tbody = $('quota').tBodies[0];
+    clear(tbody);
+    const groups = arr(q.groups).filter(isObj);
+    if (groups.length === 0) {
+      const tr = el('tr');
+      const td = el('td', 'empty', 'No quota groups.');
+      td.colSpan = 11;
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+      return;
+    }
+    groups.forEach(function (g) {
+      const a = isObj(g.answered) ? g.answered : {};
+      const tr = el('tr');
+      tr.setAttribute('data-group', str(g.name));
+      tr.setAttribute('data-calls-minute', String(isNum(g.calls_minute) ? g.calls_minute : ''));
+      tr.setAttribute('data-calls-hour', String(isNum(g.calls_hour) ? g.calls_hour : ''));
+      tr.setAttribute('data-hits', String(isNum(a.hit) ? a.hit : ''));
+      tr.setAttribute('data-local-429', String(isNum(a.local_429) ? a.local_429 : ''));
+      tr.setAttribute('data-closed', g.closed === true ? 'yes' : 'no');
+      tr.appendChild(el('td', 'mono', str(g.name)));
+      const m = el('td', 'num', ofLimit(g.calls_minute, g.limit_minute));
+      if (isNum(g.limit_minute) && g.calls_minute >= g.limit_minute) m.classList.add('s4');
+      tr.appendChild(m);
+      tr.appendChild(el('td', 'num', ofLimit(g.calls_hour, g.limit_hour)));
+      const left = g.limited === true ?
+        (isNum(g.remaining_minute) ? fmtInt(g.remaining_minute) : '∞') + ' / ' +
+        (isNum(g.remaining_hour) ? fmtInt(g.remaining_hour) : '∞') : 'no limit';
+      tr.appendChild(el('td', 'num', left));
+      const st = el('td');
+      if (g.closed === true) {
+        const until = g.closed_until;
+        st.appendChild(el('span', 'badge badge-bad', 'closed'));
+        st.appendChild(live('span', 'quota-until', function (n) {
+          n.textContent = ' until ' + isoUTC(until) + ' (Retry-After, ' + relTime(until) + ')';
+        }));
+      } else {
+        st.appendChild(el('span', 'badge badge-ok', 'open'));
+      }
+      if (isNum(g.upstream_429) && g.upstream_429 > 0) st.appendChild(el('span', 'muted', ' · ' + fmtInt(g.upstream_429) + ' seen'));
+      tr.appendChild(st);
+      tr.appendChild(el('td', 'num', fmtInt(a.hit)));
+      tr.appendChild(el('td', 'num', fmtInt(a.coalesced)));
+      tr.appendChild(el('td', 'num', fmtInt(a.stale)));
+      const l = el('td', 'num', fmtInt(a.local_429));
+      if (isNum(a.local_429) && a.local_429 > 0) l.classList.add('s4');
+      tr.appendChild(l);
+      tr.appendChild(el('td', 'num', fmtInt(g.avoided)));
+      tr.appendChild(el('td', 'num', fmtRatio(g.hit_ratio)));
+      tbody.appendChild(tr);
+    });
+  }
+
   function renderUpstream(d) {
     const up = isObj(d.upstream) ? d.upstream : {};
     const lat = latency(up);
@@ -664,7 +743,7 @@
     ticking = [];
     if (data) {
       const sections = [renderHeader, renderSummary, renderErrors, renderHunting, renderSources,
-        renderClaims, renderRefresh, renderRoutes, renderRequests, renderUpstream, renderConfig,
+        renderClaims, renderRefresh, renderQuota, renderRoutes, renderRequests, renderUpstream, renderConfig,
         renderCredential];
       sections.forEach(function (f) {
         try { f(data); } catch (e) { console.error('defgate status: ' + f.name, e); }
