@@ -1198,10 +1198,10 @@ drop_stalled_lane(struct upstream *up, int lane, long long now)
 	long long	 p, worst_p;
 	int		 waiting = 0, curl_waiting = 0, sending = 0;
 
-	/* a request queued for a second in our FIFO (arrival order) */
-	for (j = up->lane[lane].qhead; j != NULL && now - j->q_ms >=
-	    UP_WAIT_MS; j = j->qnext)
-		waiting++;
+	/* requests queued for a second in our FIFO */
+	for (j = up->lane[lane].qhead; j != NULL; j = j->qnext)
+		if (now - j->q_ms >= UP_WAIT_MS)
+			waiting++;
 	/* or in curl's own pending list (an HTTP/2 server allowing fewer
 	 * streams than UP_H2_STREAMS, a token request on the same host) */
 	for (j = up->active; j != NULL; j = j->anext) {
