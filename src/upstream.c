@@ -480,11 +480,13 @@ fifo_add(struct upstream *up, struct job *j)
 	queued_gauge(up);
 }
 
-/* Hand queued transfers to curl while their origin has room. */
-static void
+/* Hand queued transfers to curl while their origin has room; how many
+ * left the queues. */
+static int
 fifo_pump(struct upstream *up)
 {
-	struct job *j;
+	struct job	*j;
+	int		 n = 0;
 
 	for (int i = 0; i < UP_NLANES; i++) {
 		struct lane *l = &up->lane[i];
@@ -492,8 +494,10 @@ fifo_pump(struct upstream *up)
 		while ((j = l->qhead) != NULL && lane_admits(up, l, j)) {
 			fifo_del(up, j);
 			launch(up, j);
+			n++;
 		}
 	}
+	return (n);
 }
 
 /* Answer 504 for what waited in a FIFO past the request timeout. Arrival
@@ -1273,12 +1277,39 @@ probe(struct upstream *up)
 	}
 }
 
+/* Finish the transfers curl has completed. */
+static void
+reap(struct upstream *up)
+{
+	CURLMsg	*msg;
+	int	 left;
+
+	while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
+		CURL		*e = msg->easy_handle;
+		CURLcode	 res = msg->data.result;
+		struct job	*j = NULL;
+		int		 b;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		for (b = 0; b < BACKEND__COUNT; b++)
+			if (tokensrc_owns(up->src[b], e))
+				break;
+		if (b < BACKEND__COUNT) {
+			finish_token(up, up->src[b], res);
+			continue;
+		}
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
+		if (j)
+			finish_api(up, j, res);
+	}
+}
+
 static void *
 upstream_main(void *arg)
 {
 	struct upstream	*up = arg;
-	CURLMsg		*msg;
-	int		 running, left;
+	int		 running;
 	long		 wait_ms;
 
 	for (;;) {
@@ -1296,30 +1327,21 @@ upstream_main(void *arg)
 		for (int b = 0; b < BACKEND__COUNT; b++)
 			poll_source(up, up->src[b], now_ms);
 		curl_multi_perform(up->multi, &running);
-		while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
-			CURL		*e = msg->easy_handle;
-			CURLcode	 res = msg->data.result;
-			struct job	*j = NULL;
-			int		 b;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			for (b = 0; b < BACKEND__COUNT; b++)
-				if (tokensrc_owns(up->src[b], e))
-					break;
-			if (b < BACKEND__COUNT) {
-				finish_token(up, up->src[b], res);
-				continue;
-			}
-			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
-			if (j)
-				finish_api(up, j, res);
-		}
+		reap(up);
 		probe(up);
 		now_ms = util_mono_ms();
 		fifo_expire(up, now_ms);
-		/* connections freed above (finished, cancelled, dropped) */
-		fifo_pump(up);
+		/*
+		 * Connections freed above (finished, cancelled, dropped) go
+		 * to the queue's heads, whose requests are sent right away:
+		 * not one more trip through poll() per transfer, as curl's
+		 * own queue would not take either.
+		 */
+		if (fifo_pump(up) > 0) {
+			curl_multi_perform(up->multi, &running);
+			reap(up);
+			fifo_pump(up);
+		}
 		wait_ms = fifo_next_ms(up, now_ms, UP_POLL_CAP_MS);
 		for (int b = 0; b < BACKEND__COUNT; b++)
 			wait_ms = tokensrc_next_ms(up->src[b], now_ms, wait_ms);
