@@ -77,6 +77,12 @@ struct job {
 	struct huntshape	*hs;
 	struct job		*wnext;		/* token waiters list */
 	struct job		*anext, *aprev;	/* active transfers list */
+	struct job		*qnext, *qprev;	/* upstream.c's FIFO */
+	int			 queued;	/* in that FIFO */
+	int			 lane;		/* upstream.c's lane index */
+	int			 mux;		/* counted as an HTTP/2 stream */
+	int			 want_h2;	/* asked curl for HTTP/2 */
+	long long		 q_ms;		/* mono ms it first queued, 0 */
 	int			 waiting;
 	CURL			*easy;
 	struct token		*tok;

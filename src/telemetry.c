@@ -41,8 +41,15 @@ static struct {
 	atomic_ulong		 req[ROUTES_MAX + 1][NCODES][ST_CACHE__COUNT];
 	atomic_ulong		 up[BACKEND__COUNT][NCODES];
 	struct metrics_hist	 lat;
+	atomic_long		 queued;
 	struct tokensrc		*src[BACKEND__COUNT];
 } tel;
+
+void
+telemetry_upstream_queued(long n)
+{
+	atomic_store(&tel.queued, n);
+}
 
 static int
 code_index(long status)
@@ -160,6 +167,10 @@ render_requests(struct buf *b)
 	    "Requests being answered now.");
 	r |= metrics_u64(b, "defgate_requests_in_flight", NULL,
 	    (unsigned long long)httpd_inflight());
+	r |= metrics_family(b, "defgate_upstream_queued", METRICS_GAUGE,
+	    "Requests waiting for a free upstream connection.");
+	r |= metrics_u64(b, "defgate_upstream_queued", NULL,
+	    (unsigned long long)atomic_load(&tel.queued));
 	return (r);
 }
 

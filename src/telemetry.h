@@ -12,6 +12,8 @@
  *   defgate_cache_entries, _bytes, _max_bytes, defgate_cache_hits_total,
  *	_misses_total, _stale_total, _evictions_total
  *   defgate_requests_in_flight
+ *   defgate_upstream_queued			requests waiting for a
+ *						free upstream connection
  *
  * Counters are C11 atomics, bumped by the front threads (requests) and the
  * back thread (upstream calls); any thread may render. The token counts
@@ -36,6 +38,8 @@ void	 telemetry_set_sources(struct tokensrc *const src[BACKEND__COUNT]);
 void	 telemetry_request(int id, unsigned status, int cache, long long ms);
 /* Back: one upstream API exchange ended with status (0: no answer). */
 void	 telemetry_upstream(enum backend_id, long status);
+/* Back: how many requests wait in upstream.c's FIFOs now. */
+void	 telemetry_upstream_queued(long n);
 /* The exposition; malloc'd, caller frees; NULL when it does not fit. */
 char	*telemetry_render(const struct gw_config *, size_t *len);
 

@@ -10,6 +10,20 @@
  * Streaming: response bytes go into the job's bounded ring buffer; when it
  * is full the transfer is paused (CURL_WRITEFUNC_PAUSE) until the front
  * thread has sent some of it to the client and posts an unpause.
+ *
+ * Queueing: curl is handed a transfer only when a connection to its
+ * origin is free; the others wait in a FIFO of ours, one per origin
+ * (a "lane"; backends whose URLs share scheme, host and port share it, as
+ * they share curl's per-host connection limit). libcurl 7.88's own
+ * pending list wakes only its head when a transfer ends, and a handle
+ * added meanwhile often takes the free connection first: requests were
+ * served out of order and the slowest waited many times the fastest. A
+ * transfer counts as one connection on HTTP/1.x; once finished transfers
+ * have shown that the origin speaks HTTP/2, those that asked for it count
+ * as one of UP_H2_STREAMS streams of a connection. Until then the origin
+ * is assumed HTTP/1.1: a few transfers wait that need not, none is
+ * handed to curl's pending list. A queued transfer still ends within the
+ * request timeout (504), which counts from when it queued.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -56,6 +70,22 @@
 #define UP_WAIT_MS		1000
 #define UP_WARN_EVERY_MS	(3600 * 1000LL)
 #define UP_RESHAPE_CHUNK	(16 * 1024)
+/*
+ * HTTP/2 streams per connection: curl's default max concurrent streams,
+ * set explicitly so the lanes' arithmetic and curl agree. Beyond
+ * connections x streams, transfers queue in order here as on HTTP/1.1.
+ */
+#define UP_H2_STREAMS		100
+#define UP_NLANES		BACKEND__COUNT
+
+/* The transfers to one origin; see "Queueing" above. Back thread only. */
+struct lane {
+	struct job	*qhead, *qtail;	/* our FIFO, arrival order */
+	int		 nqueued;
+	int		 own;		/* in curl, a connection each */
+	int		 mux;		/* in curl, HTTP/2 streams */
+	int		 h2;		/* the origin answered over HTTP/2 */
+};
 
 struct upstream {
 	const struct gw_config	*cf;		/* back thread; a cfgref */
@@ -73,6 +103,9 @@ struct upstream {
 	CURL			*pool[UP_POOL_MAX];
 	int			 npool;
 	struct job		*active;	/* transfers in the multi */
+	struct lane		 lane[UP_NLANES];
+	int			 lane_of[BACKEND__COUNT];
+	long			 max_conns;	/* curl's per-host limit */
 	long long		 last_probe_ms;
 	long long		 last_warn_ms;
 };
@@ -81,6 +114,7 @@ static void	dispatch(struct upstream *, struct job *);
 static void	poll_source(struct upstream *, struct tokensrc *, long long);
 static void	active_add(struct upstream *, struct job *);
 static void	active_del(struct upstream *, struct job *);
+static void	launch(struct upstream *, struct job *);
 
 /* ---- easy handle setup shared by API and token transfers ---- */
 
@@ -303,11 +337,230 @@ fail_job(struct job *j, unsigned status, const char *code, const char *msg,
 	job_unref(j);		/* the back thread's reference */
 }
 
+/* ---- lanes: our FIFO in front of curl (see "Queueing") ---- */
+
+/* The scheme://host:port part of a URL. */
+static size_t
+origin_len(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? p + 3 : url;
+	return ((size_t)(p - url) + strcspn(p, "/?#"));
+}
+
+/* Which lane each backend uses: the first backend with the same origin. */
+static void
+lanes_map(struct upstream *up)
+{
+	int changed = 0;
+
+	for (int b = 0; b < BACKEND__COUNT; b++) {
+		const char	*u = backend_url(up->cf, b);
+		size_t		 n = origin_len(u);
+		int		 l = b;
+
+		for (int c = 0; c < b; c++) {
+			const char *v = backend_url(up->cf, c);
+
+			if (origin_len(v) == n && strncasecmp(u, v, n) == 0) {
+				l = up->lane_of[c];
+				break;
+			}
+		}
+		changed |= up->lane_of[b] != l;
+		up->lane_of[b] = l;
+	}
+	/* a lane may now be another origin: what it learnt is void */
+	for (int l = 0; changed && l < UP_NLANES; l++)
+		up->lane[l].h2 = 0;
+}
+
+static void
+queued_gauge(struct upstream *up)
+{
+	long n = 0;
+
+	for (int l = 0; l < UP_NLANES; l++)
+		n += up->lane[l].nqueued;
+	telemetry_upstream_queued(n);
+}
+
+/* j's transfer will share a connection as an HTTP/2 stream. */
+static int
+lane_mux(struct upstream *up, const struct lane *l, const struct job *j)
+{
+	long httpver, fresh;
+
+	backend_transport(up->cf, j->backend, j->method == JOB_PATCH,
+	    j->rt->body == RB_HUNT || j->rt->body == RB_HUNT_QUERY, &httpver,
+	    &fresh);
+	return (l->h2 && httpver != CURL_HTTP_VERSION_1_1 && !fresh);
+}
+
+/* 1 when j's transfer finds a connection free in curl. */
+static int
+lane_admits(struct upstream *up, const struct lane *l, const struct job *j)
+{
+	int mux = lane_mux(up, l, j);
+	int own = l->own + !mux;
+	int streams = l->mux + mux;
+
+	return (own + (streams + UP_H2_STREAMS - 1) / UP_H2_STREAMS <=
+	    up->max_conns);
+}
+
+/* A transfer of j was handed to curl (d = 1) or taken back (d = -1). */
+static void
+lane_count(struct upstream *up, struct job *j, int d)
+{
+	struct lane *l;
+
+	if (d > 0) {
+		j->lane = up->lane_of[j->backend];
+		l = &up->lane[j->lane];
+		j->mux = lane_mux(up, l, j);
+	} else
+		l = &up->lane[j->lane];
+	if (j->mux)
+		l->mux += d;
+	else
+		l->own += d;
+}
+
+static void
+fifo_del(struct upstream *up, struct job *j)
+{
+	struct lane *l = &up->lane[j->lane];
+
+	if (j->qprev)
+		j->qprev->qnext = j->qnext;
+	else
+		l->qhead = j->qnext;
+	if (j->qnext)
+		j->qnext->qprev = j->qprev;
+	else
+		l->qtail = j->qprev;
+	j->qnext = j->qprev = NULL;
+	j->queued = 0;
+	l->nqueued--;
+	queued_gauge(up);
+}
+
+/* Queue j at the tail, or at the head when it is a 401 retry (it had
+ * its turn). */
+static void
+fifo_add(struct upstream *up, struct job *j)
+{
+	struct lane *l;
+
+	j->lane = up->lane_of[j->backend];
+	l = &up->lane[j->lane];
+	if (j->q_ms == 0)
+		j->q_ms = util_mono_ms();
+	j->queued = 1;
+	if (j->retried) {
+		j->qprev = NULL;
+		j->qnext = l->qhead;
+		if (l->qhead)
+			l->qhead->qprev = j;
+		else
+			l->qtail = j;
+		l->qhead = j;
+	} else {
+		j->qnext = NULL;
+		j->qprev = l->qtail;
+		if (l->qtail)
+			l->qtail->qnext = j;
+		else
+			l->qhead = j;
+		l->qtail = j;
+	}
+	l->nqueued++;
+	queued_gauge(up);
+}
+
+/* Hand queued transfers to curl while their origin has room; how many
+ * left the queues. */
+static int
+fifo_pump(struct upstream *up)
+{
+	struct job	*j;
+	int		 n = 0;
+
+	for (int i = 0; i < UP_NLANES; i++) {
+		struct lane *l = &up->lane[i];
+
+		while ((j = l->qhead) != NULL && lane_admits(up, l, j)) {
+			fifo_del(up, j);
+			launch(up, j);
+			n++;
+		}
+	}
+	return (n);
+}
+
+/* Answer 504 for what waited in a FIFO past the request timeout. Arrival
+ * order: the heads expire first. */
+static void
+fifo_expire(struct upstream *up, long long now)
+{
+	struct job *j;
+
+	for (int i = 0; i < UP_NLANES; i++) {
+		struct lane *l = &up->lane[i];
+
+		while ((j = l->qhead) != NULL && now - j->q_ms >=
+		    up->cf->timeout_ms) {
+			char msg[256];
+
+			fifo_del(up, j);
+			snprintf(msg, sizeof(msg), "no connection to the %s "
+			    "became free within %ld s (timeout; all "
+			    "max_upstream_connections were busy)",
+			    backend_title(j->backend),
+			    up->cf->timeout_ms / 1000);
+			log_warnx("%s: 504 UpstreamTimeout: %s; %d more "
+			    "queued", j->reqid, msg, l->nqueued);
+			fail_job(j, 504, "UpstreamTimeout", msg, NULL);
+		}
+	}
+}
+
+/* How long until the next queued transfer expires, at most cap. */
+static long
+fifo_next_ms(const struct upstream *up, long long now, long cap)
+{
+	for (int i = 0; i < UP_NLANES; i++) {
+		const struct job *j = up->lane[i].qhead;
+		long long left;
+
+		if (j == NULL)
+			continue;
+		left = j->q_ms + up->cf->timeout_ms - now;
+		if (left < cap)
+			cap = left < 0 ? 0 : (long)left;
+	}
+	return (cap);
+}
+
+/* A finished transfer tells what its origin speaks. */
+static void
+lane_learn(struct upstream *up, struct job *j, CURLcode res)
+{
+	long v = 0;
+
+	if (res != CURLE_OK || !j->want_h2 || curl_easy_getinfo(j->easy,
+	    CURLINFO_HTTP_VERSION, &v) != CURLE_OK || v == 0)
+		return;
+	up->lane[j->lane].h2 = v == CURL_HTTP_VERSION_2_0;
+}
+
 static void
 start_transfer(struct upstream *up, struct job *j, struct token *tok)
 {
 	CURL	*e;
-	long	 httpver, fresh;
+	long	 httpver, fresh, left;
 
 	if ((e = pool_get(up)) == NULL) {
 		fail_job(j, 502, "UpstreamError", "out of memory", NULL);
@@ -331,11 +584,18 @@ start_transfer(struct upstream *up, struct job *j, struct token *tok)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, api_write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, up->cf->timeout_ms);
 	backend_transport(up->cf, j->backend, j->method == JOB_PATCH,
 	    j->rt->body == RB_HUNT || j->rt->body == RB_HUNT_QUERY, &httpver,
 	    &fresh);
+	j->up_start_ms = util_mono_ms();
+	/* the time spent queued counts: the request timeout is the bound */
+	left = up->cf->timeout_ms;
+	if (j->q_ms != 0 && (left = j->q_ms + up->cf->timeout_ms -
+	    j->up_start_ms) < 1)
+		left = 1;
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, httpver);
+	j->want_h2 = httpver != CURL_HTTP_VERSION_1_1;
 	curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
 	switch (j->method) {
 	case JOB_GET:
@@ -359,7 +619,6 @@ start_transfer(struct upstream *up, struct job *j, struct token *tok)
 		fail_job(j, 502, "UpstreamError", "out of memory", NULL);
 		return;
 	}
-	j->up_start_ms = util_mono_ms();
 	if (curl_multi_add_handle(up->multi, e) != CURLM_OK) {
 		token_unref(j->tok);
 		j->tok = NULL;
@@ -370,6 +629,7 @@ start_transfer(struct upstream *up, struct job *j, struct token *tok)
 		return;
 	}
 	active_add(up, j);
+	lane_count(up, j, 1);
 }
 
 /* 503 with the reason the source has no token, AADSTS code and hint. */
@@ -392,6 +652,8 @@ detach(struct upstream *up, struct job *j)
 	pool_put(up, j->easy);
 	j->easy = NULL;
 	active_del(up, j);
+	lane_count(up, j, -1);
+	j->q_ms = 0;
 	token_unref(j->tok);
 	j->tok = NULL;
 }
@@ -486,7 +748,9 @@ redact_error_body(const struct gw_config *cf, struct job *j,
 static void
 finish_api(struct upstream *up, struct job *j, CURLcode res)
 {
-	long long	 ms = util_mono_ms() - j->up_start_ms;
+	/* the time queued in our FIFO is part of the upstream's latency */
+	long long	 ms = util_mono_ms() - (j->q_ms ? j->q_ms :
+			    j->up_start_ms);
 	char		 perr[320];
 	/* before detach(): the handle still knows how the proxy answered */
 	int		 proxy_fault = egress_error(up->cf, j->easy, res, perr,
@@ -500,6 +764,7 @@ finish_api(struct upstream *up, struct job *j, CURLcode res)
 		b = b ? b + 7 : h;
 		bearer = util_strndup(b, strlen(b));
 	}
+	lane_learn(up, j, res);
 	detach(up, j);
 	status_upstream((int)(j->rt - routes), ms, res == CURLE_OK ?
 	    j->status : 0);
@@ -663,14 +928,28 @@ resolve(struct upstream *up, struct job *j)
 
 /* ---- jobs and messages ---- */
 
+/* Queue j behind others waiting for its origin, or start it now. */
 static void
 dispatch(struct upstream *up, struct job *j)
+{
+	struct lane *l;
+
+	if (!j->resolved && resolve(up, j) != 0)
+		return;
+	l = &up->lane[up->lane_of[j->backend]];
+	if ((l->qhead != NULL && !j->retried) || !lane_admits(up, l, j))
+		fifo_add(up, j);
+	else
+		launch(up, j);
+}
+
+/* Start j's transfer, or park it until its token source has a token. */
+static void
+launch(struct upstream *up, struct job *j)
 {
 	struct token	*tok;
 	long long	 now_ms = util_mono_ms();
 
-	if (!j->resolved && resolve(up, j) != 0)
-		return;
 	if ((tok = tokensrc_token(j->ts)) != NULL) {
 		start_transfer(up, j, tok);
 		return;
@@ -740,7 +1019,12 @@ handle_msg(struct upstream *up, struct job_msg *m)
 		job_unref(j);		/* the message's reference */
 		break;
 	case JOB_MSG_CANCEL:
-		if (j->waiting) {
+		if (j->queued) {
+			fifo_del(up, j);
+			log_debug("%s: client went away while queued",
+			    j->reqid);
+			job_unref(j);	/* the back thread's reference */
+		} else if (j->waiting) {
 			tokensrc_unpark(j->ts, j);
 			job_unref(j);	/* the back thread's reference */
 		} else if (j->easy) {
@@ -792,6 +1076,7 @@ drain_inbox(struct upstream *up)
 		/* a token request in flight finishes with the old settings */
 		for (int b = 0; b < BACKEND__COUNT; b++)
 			tokensrc_reload(up->src[b], ncf, changed);
+		lanes_map(up);
 		/* new credentials: idle handles pick up new TLS settings */
 		while (up->npool > 0)
 			curl_easy_cleanup(up->pool[--up->npool]);
@@ -869,6 +1154,12 @@ fail_everything(struct upstream *up)
 {
 	struct job *j, *next;
 
+	for (int i = 0; i < UP_NLANES; i++)
+		while ((j = up->lane[i].qhead) != NULL) {
+			fifo_del(up, j);
+			fail_job(j, 503, "ServiceUnavailable", "defgate is "
+			    "shutting down", NULL);
+		}
 	for (int b = 0; b < BACKEND__COUNT; b++)
 		for (j = tokensrc_take_waiters(up->src[b]); j; j = next) {
 			next = j->wnext;
@@ -903,26 +1194,36 @@ unsent(const struct job *j)
 	    CURLINFO_PRETRANSFER_TIME_T, &t) == CURLE_OK && t == 0);
 }
 
-/* See UP_STALL_MS. */
+/* See UP_STALL_MS: for one lane. */
 static void
-drop_stalled(struct upstream *up, long long now)
+drop_stalled_lane(struct upstream *up, int lane, long long now)
 {
 	struct job	*j, *worst;
 	long long	 p, worst_p;
-	int		 waiting = 0, sending = 0;
+	int		 waiting = 0, curl_waiting = 0, sending = 0;
 
+	/* requests queued for a second in our FIFO */
+	for (j = up->lane[lane].qhead; j != NULL; j = j->qnext)
+		if (now - j->q_ms >= UP_WAIT_MS)
+			waiting++;
+	/* or in curl's own pending list (an HTTP/2 server allowing fewer
+	 * streams than UP_H2_STREAMS, a token request on the same host) */
 	for (j = up->active; j != NULL; j = j->anext) {
+		if (j->lane != lane)
+			continue;
 		if (!unsent(j))
 			sending++;
 		else if (now - j->up_start_ms >= UP_WAIT_MS)
-			waiting++;
+			curl_waiting++;
 	}
-	if (sending < up->cf->max_upstream_conns)
-		return;
+	if (sending >= up->max_conns)
+		waiting += curl_waiting;
 	while (waiting-- > 0) {
 		worst = NULL;
 		worst_p = 0;
 		for (j = up->active; j != NULL; j = j->anext) {
+			if (j->lane != lane)
+				continue;
 			pthread_mutex_lock(&j->mu);
 			p = j->curl_paused ? j->paused_ms : 0;
 			pthread_mutex_unlock(&j->mu);
@@ -943,6 +1244,13 @@ drop_stalled(struct upstream *up, long long now)
 	}
 }
 
+static void
+drop_stalled(struct upstream *up, long long now)
+{
+	for (int l = 0; l < UP_NLANES; l++)
+		drop_stalled_lane(up, l, now);
+}
+
 /*
  * About once a second, wake the front for every job it has been waiting on
  * for a while, so it can notice clients that hung up (proxy.c client_gone)
@@ -960,9 +1268,40 @@ probe(struct upstream *up)
 	drop_stalled(up, now);
 	for (j = up->active; j != NULL; j = j->anext)
 		probe_job(j, now);
+	for (int l = 0; l < UP_NLANES; l++)
+		for (j = up->lane[l].qhead; j != NULL; j = j->qnext)
+			probe_job(j, now);
 	for (int b = 0; b < BACKEND__COUNT; b++) {
 		for (w = tokensrc_waiters(up->src[b]); w; w = w->wnext)
 			probe_job(w, now);
+	}
+}
+
+/* Finish the transfers curl has completed. */
+static void
+reap(struct upstream *up)
+{
+	CURLMsg	*msg;
+	int	 left;
+
+	while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
+		CURL		*e = msg->easy_handle;
+		CURLcode	 res = msg->data.result;
+		struct job	*j = NULL;
+		int		 b;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		for (b = 0; b < BACKEND__COUNT; b++)
+			if (tokensrc_owns(up->src[b], e))
+				break;
+		if (b < BACKEND__COUNT) {
+			finish_token(up, up->src[b], res);
+			continue;
+		}
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
+		if (j)
+			finish_api(up, j, res);
 	}
 }
 
@@ -970,8 +1309,7 @@ static void *
 upstream_main(void *arg)
 {
 	struct upstream	*up = arg;
-	CURLMsg		*msg;
-	int		 running, left;
+	int		 running;
 	long		 wait_ms;
 
 	for (;;) {
@@ -989,28 +1327,22 @@ upstream_main(void *arg)
 		for (int b = 0; b < BACKEND__COUNT; b++)
 			poll_source(up, up->src[b], now_ms);
 		curl_multi_perform(up->multi, &running);
-		while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
-			CURL		*e = msg->easy_handle;
-			CURLcode	 res = msg->data.result;
-			struct job	*j = NULL;
-			int		 b;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			for (b = 0; b < BACKEND__COUNT; b++)
-				if (tokensrc_owns(up->src[b], e))
-					break;
-			if (b < BACKEND__COUNT) {
-				finish_token(up, up->src[b], res);
-				continue;
-			}
-			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&j);
-			if (j)
-				finish_api(up, j, res);
-		}
+		reap(up);
 		probe(up);
 		now_ms = util_mono_ms();
-		wait_ms = UP_POLL_CAP_MS;
+		fifo_expire(up, now_ms);
+		/*
+		 * Connections freed above (finished, cancelled, dropped) go
+		 * to the queue's heads, whose requests are sent right away:
+		 * not one more trip through poll() per transfer, as curl's
+		 * own queue would not take either.
+		 */
+		if (fifo_pump(up) > 0) {
+			curl_multi_perform(up->multi, &running);
+			reap(up);
+			fifo_pump(up);
+		}
+		wait_ms = fifo_next_ms(up, now_ms, UP_POLL_CAP_MS);
 		for (int b = 0; b < BACKEND__COUNT; b++)
 			wait_ms = tokensrc_next_ms(up->src[b], now_ms, wait_ms);
 		curl_multi_poll(up->multi, NULL, 0, (int)wait_ms, NULL);
@@ -1049,6 +1381,11 @@ upstream_start(const struct gw_config *cf)
 	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 	    cf->max_upstream_conns);
+	curl_multi_setopt(up->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
+	    (long)UP_H2_STREAMS);
+	/* curl's limit is set once: the lanes keep to the same number */
+	up->max_conns = cf->max_upstream_conns;
+	lanes_map(up);
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS,
 	    cf->max_upstream_conns * 2 + 2);
 	for (int b = 0; b < BACKEND__COUNT; b++)

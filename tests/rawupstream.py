@@ -72,14 +72,16 @@ def serve(conn):
             pass
 
 
-def main():
+def listen(cert, key, portfile, serve):
+    """Serve HTTPS (HTTP/1.1 only) on a free loopback port written to
+    portfile, each connection on its own thread; never returns."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    ctx.load_cert_chain(cert, key)
     ctx.set_alpn_protocols(['http/1.1'])
     ls = socket.socket()
     ls.bind(('127.0.0.1', 0))
     ls.listen(64)
-    with open(sys.argv[3], 'w') as f:
+    with open(portfile, 'w') as f:
         f.write('%d\n' % ls.getsockname()[1])
     while True:
         c, _ = ls.accept()
@@ -92,4 +94,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    listen(sys.argv[1], sys.argv[2], sys.argv[3], serve)
