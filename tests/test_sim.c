@@ -209,7 +209,7 @@ test_live_quota(void)
 	ok(codes[3] == 429 && out.data && strstr(out.data,
 	    "\"code\":\"429\"") != NULL && strstr(out.data,
 	    "maximum allowed 3 per 00:00:02") != NULL,
-	    "the 4th: 429 with Defender's body (%s)", out.data ? out.data : "");
+	    "the 4th: 429 with Defender's body (%.200s)", out.data ? out.data : "");
 	ok(strcmp(retry_after, "1") == 0 || strcmp(retry_after, "2") == 0,
 	    "... and Retry-After: %s", retry_after);
 	usleep((useconds_t)(atol(retry_after) * 1000000 + 100000));
