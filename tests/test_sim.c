@@ -212,7 +212,7 @@ test_live_quota(void)
 	    "the 4th: 429 with Defender's body (%.200s)", out.data ? out.data : "");
 	ok(strcmp(retry_after, "1") == 0 || strcmp(retry_after, "2") == 0,
 	    "... and Retry-After: %s", retry_after);
-	usleep((useconds_t)(atol(retry_after) * 1000000 + 100000));
+	usleep((useconds_t)(strtol(retry_after, NULL, 10) * 1000000 + 100000));
 	ok(fetch(url, NULL, auth, &out) == 200,
 	    "after Retry-After: 200 again");
 	st = sim_quota_stats(s);

@@ -16,9 +16,10 @@
  *
  * The counters run whether or not the quota is enforced: every call the
  * API front sees for a group (after the bearer and role checks), per
- * second for the last hour (the most calls seen in any 60 s and any
- * 3600 s) and per minute since the counters started (the last
- * SIM_QUOTA_MINUTES of them), with the 429s among them.
+ * second for the last hour (the most calls seen in any 60 and any 3600
+ * whole seconds, which errs high by under a second) and per minute since
+ * the counters started (the last SIM_QUOTA_MINUTES of them), with the
+ * 429s among them.
  *
  * Threads: any; one mutex per struct sim_quota guards it all. Time: every
  * call takes now_ms (a monotonic clock in ms) from the caller, so tests
@@ -201,8 +202,10 @@ advance(struct sim_counts *c, long long sec)
 		return;
 	}
 	for (s = c->sec + 1; s <= sec; s++) {
-		/* second s-60 leaves the minute, s-3600 the hour */
-		c->sum60 -= c->persec[(s - 60) % SIM_QUOTA_SECS];
+		/* second s-60 leaves the minute, s-3600 the hour (seconds
+		   before the clock's zero never counted anything) */
+		if (s >= 60)
+			c->sum60 -= c->persec[(s - 60) % SIM_QUOTA_SECS];
 		c->sum3600 -= c->persec[s % SIM_QUOTA_SECS];
 		c->persec[s % SIM_QUOTA_SECS] = 0;
 	}
