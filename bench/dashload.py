@@ -2,13 +2,15 @@
 """bench/dashload.py: the load of the "dashboards" scenario (bench/dashboards).
 
     dashload.py URL [--dashboards 50] [--period 5] [--hunters 5]
-                [--hunt-min 10] [--hunt-max 20] [--seconds 120]
+                [--hunt-min 10] [--hunt-max 20] [--seconds 120] [--distinct]
 
 Each dashboard is a thread that GETs URL/incidents every --period seconds
 (first poll spread over one period); each hunter is a thread that POSTs a
 KQL query to URL/hunting every --hunt-min..--hunt-max seconds (uniform).
 Every thread keeps one HTTP/1.1 keep-alive connection and reconnects after
-an error. Requests time out after 30 s.
+an error. Requests time out after 30 s. --distinct: dashboard i asks for
+/incidents?$top=i+1, so no two share a cached answer (more calls than the
+quota allows reach defgate, which must hold them back).
 
 Prints one JSON object: per kind (incidents, hunting) the requests sent,
 answers by status, X-Cache values, 429s split into upstream (the API's own
@@ -146,6 +148,7 @@ def main():
     ap.add_argument("--hunt-min", type=float, default=10.0)
     ap.add_argument("--hunt-max", type=float, default=20.0)
     ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--distinct", action="store_true")
     a = ap.parse_args()
     u = urllib.parse.urlsplit(a.url)
     host, port = u.hostname, u.port or 80
@@ -155,8 +158,9 @@ def main():
     threads = []
     for i in range(a.dashboards):
         d = a.period * i / max(1, a.dashboards)
+        path = "/incidents?%%24top=%d" % (i + 1) if a.distinct else "/incidents"
         threads.append(threading.Thread(target=worker, args=(
-            stop, host, port, inc, d, lambda: a.period, "GET", "/incidents",
+            stop, host, port, inc, d, lambda: a.period, "GET", path,
             lambda: None)))
     for i in range(a.hunters):
         r = random.Random(rnd.random())
@@ -174,7 +178,7 @@ def main():
         t.join(60)
     out = {
         "seconds": round(time.monotonic() - t0, 1),
-        "dashboards": a.dashboards, "period_s": a.period,
+        "dashboards": a.dashboards, "period_s": a.period, "distinct": a.distinct,
         "hunters": a.hunters, "hunt_every_s": [a.hunt_min, a.hunt_max],
         "incidents": inc.summary(), "hunting": hunt.summary(),
     }
