@@ -542,6 +542,9 @@ demo_start(struct demo *d, const char *kind)
 	so.client_secret = secret;
 	so.token_lifetime = 3599;
 	so.token_version = 1;
+	/* the APIs' documented quotas, so the demo shows defgate keeping
+	   within them */
+	so.quota = 1;
 	if ((d->sim = sim_start(&so, &err)) == NULL) {
 		log_warnx("demo: cannot start the simulation: %s",
 		    err ? err : "unknown error");

@@ -10,6 +10,10 @@
  *     prefix, and random ones for the soak test (POST /_sim/config);
  *   - serves the control endpoints POST /_sim/config, /_sim/roles (grant
  *     or withhold roles per audience), /_sim/revoke, /_sim/reset.
+ *   - shows the sim's quota counters (calls per group, per minute, the
+ *     most in any 60 s; GET /_sim/stats "quota" and GET /_sim/quota) and
+ *     sets its quotas (POST /_sim/config "quota": true|false,
+ *     "quota_<group>": "50/min,1500/h" | "3/2s" | "off").
  *
  * Random faults, set with POST /_sim/config and cleared by /_sim/reset;
  * queued faults (/_sim/fault) take precedence:
@@ -833,7 +837,7 @@ static char *
 stats_json(struct fake *s, struct sim *sim)
 {
 	cJSON	*o = cJSON_CreateObject(), *ta, *aa, *ro;
-	char	*roles;
+	char	*roles, *quota;
 
 	ro = cJSON_CreateObject();
 	for (int i = 0; i < SIM_AUD_N; i++) {
@@ -866,6 +870,9 @@ stats_json(struct fake *s, struct sim *sim)
 	cJSON_AddItemToObject(o, "last_token_request", s->last_tok ?
 	    cJSON_Duplicate(s->last_tok, 1) : cJSON_CreateNull());
 	pthread_mutex_unlock(&s->mtx);
+	quota = sim_quota_stats(sim);
+	cJSON_AddItemToObject(o, "quota", cJSON_Parse(quota));
+	free(quota);
 	return (print_json(o));
 }
 
@@ -901,7 +908,8 @@ ctl_config(struct fake *s, struct sim *sim, struct sim_req *r,
 	static const char *const keys[] = { "token_lifetime", "roles",
 	    "defender_roles", "graph_roles", "mde_roles", "machines",
 	    "latency_ms", "token_version", "api_5xx_rate", "api_reset_rate",
-	    "token_fail_every", NULL };
+	    "token_fail_every", "quota", "quota_incidents", "quota_hunting",
+	    "quota_mde", "quota_graph", NULL };
 	/* "roles" is the Defender audience's, as before audiences */
 	static const struct { const char *key; int aud; } rkeys[] = {
 		{ "roles", SIM_AUD_DEFENDER },
@@ -909,7 +917,7 @@ ctl_config(struct fake *s, struct sim *sim, struct sim_req *r,
 		{ "graph_roles", SIM_AUD_GRAPH },
 		{ "mde_roles", SIM_AUD_MDE },
 	};
-	const cJSON	*roles, *mach;
+	const cJSON	*roles, *mach, *quota, *ql;
 	const char	*bad;
 	long long	 lt = 0, lat = 0, ver = 0, every = 0;
 	double		 r5 = 0, rr = 0;
@@ -930,6 +938,19 @@ ctl_config(struct fake *s, struct sim *sim, struct sim_req *r,
 		    !cJSON_IsNull(roles))
 			return (ctl_answer(r, 400, ctl_error("roles must be a "
 			    "comma-separated string, \"\" or null")));
+	}
+	quota = cJSON_GetObjectItemCaseSensitive(o, "quota");
+	if (quota != NULL && !cJSON_IsBool(quota))
+		return (ctl_answer(r, 400, ctl_error("quota must be true or "
+		    "false")));
+	for (int g = 0; g < SIM_QUOTA_N; g++) {
+		snprintf(msg, sizeof(msg), "quota_%s", sim_quota_group_name(g));
+		ql = cJSON_GetObjectItemCaseSensitive(o, msg);
+		if (ql != NULL && (!cJSON_IsString(ql) ||
+		    !sim_quota_valid(ql->valuestring)))
+			return (ctl_answer(r, 400, ctl_error("quota_<group> "
+			    "must be limits like \"50/min,1500/h\", "
+			    "\"3/2s\" or \"off\"")));
 	}
 	if ((has_lt = num_field(o, "token_lifetime", 0, 30 * 86400, &lt)) < 0)
 		return (ctl_answer(r, 400, ctl_error("token_lifetime must be "
@@ -954,6 +975,13 @@ ctl_config(struct fake *s, struct sim *sim, struct sim_req *r,
 		sim_set_token_version(sim, (int)ver);
 	if (mach != NULL)
 		sim_set_machines(sim, cJSON_IsTrue(mach));
+	for (int g = 0; g < SIM_QUOTA_N; g++) {
+		snprintf(msg, sizeof(msg), "quota_%s", sim_quota_group_name(g));
+		if ((ql = cJSON_GetObjectItemCaseSensitive(o, msg)) != NULL)
+			sim_set_quota(sim, -1, g, ql->valuestring);
+	}
+	if (quota != NULL)
+		sim_set_quota(sim, cJSON_IsTrue(quota), -1, NULL);
 	for (size_t i = 0; i < sizeof(rkeys) / sizeof(rkeys[0]); i++)
 		if ((roles = cJSON_GetObjectItemCaseSensitive(o,
 		    rkeys[i].key)) != NULL)
@@ -1056,6 +1084,11 @@ handle_control(struct fake *s, struct sim *sim, struct sim_req *r)
 		if (strcmp(method, "GET") != 0)
 			return (ctl_answer(r, 405, ctl_error("use GET")));
 		return (ctl_answer(r, 200, stats_json(s, sim)));
+	}
+	if (strcmp(name, "quota") == 0) {
+		if (strcmp(method, "GET") != 0)
+			return (ctl_answer(r, 405, ctl_error("use GET")));
+		return (ctl_answer(r, 200, sim_quota_stats(sim)));
 	}
 	if (strcmp(name, "reset") != 0 && strcmp(name, "revoke") != 0 &&
 	    strcmp(name, "config") != 0 && strcmp(name, "fault") != 0 &&

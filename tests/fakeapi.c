@@ -12,6 +12,7 @@
  *           [--federated-key PEMFILE] [--mi] [--mi-port N]
  *           [--mi-port-file PATH] [--mi-client-id ID]
  *           [--mi-identity-header SECRET] [--mi-expires-on-number]
+ *           [--quota] [--quota-limit GROUP=LIMITS]
  *
  * --roles (alias --defender-roles), --graph-roles, --mde-roles: the roles
  * of that audience's tokens, comma-separated ("" : no roles claim; absent:
@@ -23,6 +24,11 @@
  * public key or certificate). --mi: the managed-identity endpoints on a
  * plain-HTTP loopback port (--mi-port, written to --mi-port-file);
  * --mi-client-id: the assigned identity (none: every request is a 400).
+ * --quota: enforce the APIs' documented per-tenant quotas (429 with
+ * Retry-After; off by default, so tests that do not ask are not
+ * throttled); also when the environment has FAKEAPI_QUOTA=1.
+ * --quota-limit GROUP=LIMITS (repeatable): other limits for a group
+ * (incidents, hunting, mde, graph), e.g. incidents=3/2s or hunting=off.
  *
  * The fake's own behaviour (faults, records, /_sim/ control endpoints)
  * is in fake_hooks.c, plugged into the sim through its hooks.
@@ -56,7 +62,8 @@ usage(void)
 	    "               [--federated-audience A] [--federated-key PEMFILE]\n"
 	    "               [--mi] [--mi-port N] [--mi-port-file PATH]\n"
 	    "               [--mi-client-id ID] [--mi-identity-header H]\n"
-	    "               [--mi-expires-on-number]\n");
+	    "               [--mi-expires-on-number] [--quota]\n"
+	    "               [--quota-limit GROUP=LIMITS]\n");
 	exit(2);
 }
 
@@ -89,6 +96,28 @@ read_pem(const char *opt, const char *path)
 	fclose(f);
 	b[n] = '\0';
 	return (b);
+}
+
+/* --quota-limit GROUP=LIMITS; exits on error. */
+static void
+quota_limit(struct sim_options *o, const char *v)
+{
+	const char	*eq = strchr(v, '=');
+	char		 name[32];
+	int		 g = -1;
+
+	if (eq != NULL && (size_t)(eq - v) < sizeof(name)) {
+		memcpy(name, v, (size_t)(eq - v));
+		name[eq - v] = '\0';
+		g = sim_quota_group_find(name);
+	}
+	if (g < 0 || !sim_quota_valid(eq + 1)) {
+		fprintf(stderr, "fakeapi: --quota-limit: want GROUP=LIMITS "
+		    "(incidents, hunting, mde, graph; e.g. 50/min,1500/h, "
+		    "3/2s, off), not '%s'\n", v);
+		exit(2);
+	}
+	o->quota_limits[g] = eq + 1;
 }
 
 static int
@@ -149,6 +178,10 @@ main(int argc, char *argv[])
 			o.mi_expires_on_number = 1;
 			continue;
 		}
+		if (strcmp(a, "--quota") == 0) {
+			o.quota = 1;
+			continue;
+		}
 		if (v == NULL)
 			usage();
 		i++;
@@ -193,9 +226,14 @@ main(int argc, char *argv[])
 			o.token_lifetime = (int)num_arg(a, v, 1, 30 * 86400);
 		else if (strcmp(a, "--token-version") == 0)
 			o.token_version = (int)num_arg(a, v, 1, 2);
+		else if (strcmp(a, "--quota-limit") == 0)
+			quota_limit(&o, v);
 		else
 			usage();
 	}
+	if (getenv("FAKEAPI_QUOTA") != NULL &&
+	    strcmp(getenv("FAKEAPI_QUOTA"), "1") == 0)
+		o.quota = 1;
 	o.verbose = verbose;
 	log_init(verbose);
 	fake = fake_new(o.client_id, o.client_secret, verbose);

@@ -239,6 +239,42 @@ api GET /api/incidents "$TD"
 is "$CODE" 200 "... Defender tokens still valid"
 is "$(fake_stat '.api_requests_by_audience.graph')" 2 "API requests are counted per audience"
 
+# ---- quotas: off unless asked for (the other tests are never throttled);
+# on, a sliding window per group answers 429 with Retry-After, in the API's
+# shape, until the window frees a call; /_sim/quota counts every call
+fake_ctl reset '{}' >/dev/null
+for i in 1 2 3 4; do api GET /api/incidents "$TD"; done
+is "$CODE" 200 "quota off by default: 4 quick incident calls, all 200"
+BODY=$(fake_ctl config '{"quota_incidents":"1/min,9/h/x"}')
+like "$BODY" "quota_<group> must be limits" "bad quota limits: refused"
+fake_ctl config '{"quota":true,"quota_incidents":"2/2s","quota_graph":"1/2s"}' >/dev/null
+api GET /api/incidents "$TD"
+api GET /api/incidents "$TD"
+is "$CODE" 200 "quota incidents 2/2s: 2 calls, 200"
+api PATCH /api/incidents/1 "$TD" -H 'Content-Type: application/json' -d '{"status":"Active"}'
+is "$CODE" 429 "... a third (a PATCH, same group): 429"
+is "$(json .error.code)" 429 "... with the observed Defender code"
+is "$(json .error.message)" "API calls quota exceeded! maximum allowed 2 per 00:00:02" \
+    "... and the message naming the window"
+RA=$(hdr Retry-After)
+test "$RA" -ge 1 -a "$RA" -le 2 2>/dev/null
+ok $? "... and Retry-After in seconds until the window frees a call ($RA)"
+TG=$(at "$GRAPH")
+api GET /v1.0/security/incidents "$TG"
+api GET /v1.0/security/incidents "$TG"
+is "$CODE/$(json .error.code)" 429/TooManyRequests "Graph's own 429 shape"
+test -n "$(hdr Retry-After)"
+ok $? "... with Retry-After too"
+is "$(fake_ctl quota | jq -c '.groups.incidents | [.calls, .throttled, .max_60s]')" \
+    '[7,1,7]' "/_sim/quota: incident calls (429s included), 429s, most in 60 s"
+sleep "$RA"
+api GET /api/incidents "$TD"
+is "$CODE" 200 "after Retry-After: 200 again"
+fake_ctl reset '{}' >/dev/null
+is "$(fake_ctl quota | jq -c '[.enabled, .groups.incidents.calls, .groups.incidents.limits]')" \
+    '[false,0,"50/min,1500/h"]' "/_sim/reset: quota off, counters zero, documented limits"
+is "$(fake_stat .quota.groups.hunting.limits)" 45/min "/_sim/stats shows the quota too"
+
 # ---- the fault injection and control endpoints are the fake's only
 # (tests/fake_hooks.c): none of their names is in the installed daemon
 for w in /_sim/ /_sim/fault /_sim/config token_fail_every api_5xx_rate \

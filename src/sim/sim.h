@@ -36,6 +36,17 @@ enum sim_audience {
 struct sim;
 struct sim_req;
 
+/*
+ * The per-tenant quota groups of the simulated APIs: Defender incidents
+ * (list, get, PATCH), every hunting endpoint (Defender, MDE and Graph in
+ * one group, the strictest reading), MDE alerts and machines, Graph
+ * incidents and alerts.
+ */
+enum sim_quota_group {
+	SIM_QUOTA_INCIDENTS, SIM_QUOTA_HUNTING, SIM_QUOTA_MDE, SIM_QUOTA_GRAPH,
+	SIM_QUOTA_N
+};
+
 enum sim_req_kind {
 	SIM_REQ_TOKEN,		/* Entra: /{tenant}/oauth2[/v2.0]/token */
 	SIM_REQ_API,		/* /api/..., /v1.0/..., /beta/... */
@@ -95,6 +106,14 @@ struct sim_options {
 	unsigned short	 mi_port;
 	const char	*mi_client_id, *mi_identity_header;
 	int		 mi_expires_on_number;
+	/*
+	 * Quotas: quota enforces them (429 with Retry-After once a group's
+	 * calls exceed its limits); quota_limits[g] overrides group g's
+	 * documented limits ("50/min,1500/h", "3/2s", "off"; NULL: the
+	 * documented ones). The call counters run either way.
+	 */
+	int		 quota;
+	const char	*quota_limits[SIM_QUOTA_N];
 };
 
 struct sim	*sim_start(const struct sim_options *, char **err);
@@ -131,8 +150,28 @@ void		 sim_set_machines(struct sim *, int present);
 int		 sim_machines(struct sim *);
 /* Refuse every token issued so far (of aud only; -1: of all). */
 void		 sim_revoke(struct sim *, int aud);
-/* Every setting back to the options, incidents back to the start. */
+/* Every setting back to the options, incidents back to the start,
+   quota counters to zero. */
 void		 sim_reset(struct sim *);
+/* "incidents", "hunting", "mde", "graph" and back (-1: none). */
+const char	*sim_quota_group_name(int group);
+int		 sim_quota_group_find(const char *);
+/* Whether a limits text parses (see sim_options.quota_limits). */
+int		 sim_quota_valid(const char *limits);
+/*
+ * Quota enforcement on (1), off (0) or as it is (-1); group's limits to
+ * limits (group -1 or limits NULL: as they are). Changed limits start
+ * with an empty window. 0, or -1 when limits do not parse.
+ */
+int		 sim_set_quota(struct sim *, int on, int group,
+		    const char *limits);
+/*
+ * The counters as JSON text: {"enabled","seconds","groups":{name:
+ * {"limits","calls","throttled","last_60s","max_60s","max_3600s",
+ * "minutes":[[calls,429s],...]}}}; calls count every API call of the
+ * group that passed the token and role checks, 429s included.
+ */
+char		*sim_quota_stats(struct sim *);
 
 /* ---- for hooks: one request (valid during the request hook) ---- */
 

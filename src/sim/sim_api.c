@@ -397,6 +397,58 @@ sim_api_error_body(const struct sim_req *r, unsigned status)
 	return (body);
 }
 
+/* The quota group of a route. */
+static int
+route_group(const struct route *rt)
+{
+	switch (rt->h) {
+	case H_INC_LIST:
+	case H_INC_GET:
+	case H_INC_PATCH:
+		return (SIM_QUOTA_INCIDENTS);
+	case H_HUNT:
+		return (SIM_QUOTA_HUNTING);
+	case H_MDE_ALERTS:
+	case H_MDE_ALERT:
+	case H_MACHINES:
+	case H_MACHINE:
+		return (SIM_QUOTA_MDE);
+	default:
+		return (SIM_QUOTA_GRAPH);
+	}
+}
+
+/*
+ * Count the call against its group's quota; 1 when it is refused, with
+ * a's 429 in the API's shape: Defender and MDE name the window that ran
+ * out ("maximum allowed 45 per 00:01:00", code "429", as observed),
+ * Graph says "Too many requests."; both carry Retry-After (seconds).
+ */
+static int
+over_quota(struct sim *s, const struct sim_req *r, struct answer *a)
+{
+	unsigned	 limit = 0;
+	long long	 span = 0, secs;
+	long		 ra;
+	char		 msg[128];
+
+	ra = sim_quota_take(&s->quota, route_group(r->route), util_mono_ms(),
+	    &limit, &span);
+	if (ra == 0)
+		return (0);
+	secs = span / 1000;
+	snprintf(msg, sizeof(msg), "API calls quota exceeded! maximum allowed "
+	    "%u per %02lld:%02lld:%02lld", limit, secs / 3600,
+	    secs / 60 % 60, secs % 60);
+	if (r->graph)
+		sim_answer_error(r, a, 429, "TooManyRequests",
+		    "Too many requests.");
+	else
+		sim_answer_error(r, a, 429, "429", msg);
+	a->retry_after = ra;
+	return (1);
+}
+
 /* The normal answer of the APIs, into a. */
 static void
 api_answer(struct sim *s, struct sim_req *r, struct answer *a)
@@ -419,7 +471,7 @@ api_answer(struct sim *s, struct sim_req *r, struct answer *a)
 		a->status = 403;
 		a->body = forbidden_body(claims, r->route->roles, r->graph,
 		    r->reqid, sim_header(r->c, "client-request-id"));
-	} else
+	} else if (!over_quota(s, r, a))
 		r->route->fn(s, r, claims, a);
 	cJSON_Delete(claims);
 	if (a->body == NULL && a->hunt == NULL)
@@ -438,5 +490,6 @@ sim_api_answer(struct sim *s, struct sim_req *r)
 		resp = sim_stream_response(r, a.hunt, a.body);
 	else
 		resp = sim_mem_response(a.body);
-	return (sim_api_reply(r, a.status, resp, -1));
+	return (sim_api_reply(r, a.status, resp, a.retry_after > 0 ?
+	    a.retry_after : -1));
 }

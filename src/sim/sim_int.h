@@ -13,6 +13,8 @@
  * sim_tls.c: key and certificate material and JWT signing/verification.
  *   A struct sim_tls is filled once by sim_tls_init() before the server
  *   starts and is read-only afterwards, so any thread may sign or verify.
+ * sim_quota.c: the per-tenant quotas (sliding windows) and the call
+ *   counters per quota group (own mutex, any thread).
  * sim_data.c: the incident store (own mutex, any thread) and the
  *   advanced hunting row generator (one generator per response, one
  *   thread at a time).
@@ -170,6 +172,63 @@ char		*sim_mde_alert(const cJSON *incs, const char *tenant,
 char		*sim_mde_machines(long long t0, long top, long skip);
 char		*sim_mde_machine(long long t0, const char *id);
 
+/* ---- sim_quota.c ---- */
+
+#define SIM_QUOTA_WINDOWS	2
+#define SIM_QUOTA_MAX_LIMIT	100000	/* calls per window */
+#define SIM_QUOTA_SECS		3600	/* per-second counts kept */
+#define SIM_QUOTA_MINUTES	180	/* per-minute counts kept */
+
+/* A sliding window: the times of the last `limit` admitted calls. */
+struct sim_window {
+	unsigned	 limit;		/* 0: none */
+	long long	 span_ms;
+	long long	*t;		/* ring of limit slots */
+	unsigned	 n, head;	/* used slots, the oldest */
+};
+
+/* Every call of one group, throttled or not. */
+struct sim_counts {
+	unsigned long long	 calls, throttled;
+	long long		 sec;		/* second of persec's newest */
+	unsigned		 persec[SIM_QUOTA_SECS];
+	unsigned long		 sum60, sum3600, max60, max3600;
+	long long		 minute;	/* since t0, the newest */
+	unsigned		 min_calls[SIM_QUOTA_MINUTES];
+	unsigned		 min_429[SIM_QUOTA_MINUTES];
+};
+
+struct sim_quota {
+	pthread_mutex_t		 mtx;		/* guards what follows */
+	int			 enabled;
+	struct sim_window	 w[SIM_QUOTA_N][SIM_QUOTA_WINDOWS];
+	char			 spec[SIM_QUOTA_N][64];
+	long long		 t0_ms;		/* counters since */
+	struct sim_counts	 c[SIM_QUOTA_N];
+};
+
+/* The documented limits of group g. */
+const char	*sim_quota_default(int g);
+/* "50/min,1500/h", "45/min", "3/2s", "off": 0, or -1 when invalid. */
+int		 sim_quota_parse(const char *spec,
+		    unsigned limit[SIM_QUOTA_WINDOWS],
+		    long long span_ms[SIM_QUOTA_WINDOWS]);
+void		 sim_quota_init(struct sim_quota *);	/* off, no limits */
+void		 sim_quota_free(struct sim_quota *);
+/* enabled -1: as it is; g -1 or spec NULL: limits as they are. 0/-1. */
+int		 sim_quota_set(struct sim_quota *, int enabled, int g,
+		    const char *spec);
+/* Counters to zero, windows emptied; counting starts at now_ms. */
+void		 sim_quota_zero(struct sim_quota *, long long now_ms);
+/*
+ * One call of group g at now_ms, counted. 0: admitted; else refused,
+ * the seconds until a call would be admitted (>= 1), and the window that
+ * refused it in *limit and *span_ms.
+ */
+long		 sim_quota_take(struct sim_quota *, int g, long long now_ms,
+		    unsigned *limit, long long *span_ms);
+cJSON		*sim_quota_json(struct sim_quota *, long long now_ms);
+
 /* ---- sim_server.c ---- */
 
 #define SIM_JTI_MAX	1024
@@ -207,6 +266,11 @@ struct sim {
 		long long	 exp;
 	}			 jtis[SIM_JTI_MAX];	/* used assertion ids */
 	size_t			 jti_next;	/* ring position */
+
+	/* quotas and call counters (their own lock) */
+	struct sim_quota	 quota;
+	int			 quota0;
+	char			*quota_limits0[SIM_QUOTA_N];
 };
 
 struct route;
@@ -319,6 +383,7 @@ char		*sim_api_error_body(const struct sim_req *, unsigned status);
 /* What an API handler fills in. */
 struct answer {
 	unsigned	 status;
+	long		 retry_after;	/* > 0: a Retry-After header */
 	char		*body;		/* JSON text, or */
 	struct sim_hunt	*hunt;		/* a streamed hunting answer */
 };

@@ -420,6 +420,38 @@ sim_revoke(struct sim *s, int aud)
 	pthread_mutex_unlock(&s->mtx);
 }
 
+/* The quotas as the options set them, counters from zero. */
+static void
+quota_restart(struct sim *s)
+{
+	for (int g = 0; g < SIM_QUOTA_N; g++)
+		sim_quota_set(&s->quota, s->quota0, g, s->quota_limits0[g]);
+	sim_quota_zero(&s->quota, util_mono_ms());
+}
+
+int
+sim_quota_valid(const char *limits)
+{
+	unsigned	 l[SIM_QUOTA_WINDOWS];
+	long long	 t[SIM_QUOTA_WINDOWS];
+
+	return (sim_quota_parse(limits, l, t) == 0);
+}
+
+int
+sim_set_quota(struct sim *s, int on, int group, const char *limits)
+{
+	if (group >= SIM_QUOTA_N)
+		return (-1);
+	return (sim_quota_set(&s->quota, on, group, limits));
+}
+
+char *
+sim_quota_stats(struct sim *s)
+{
+	return (sim_print_json(sim_quota_json(&s->quota, util_mono_ms())));
+}
+
 void
 sim_reset(struct sim *s)
 {
@@ -434,6 +466,7 @@ sim_reset(struct sim *s)
 	s->no_machines = s->no_machines0;
 	pthread_mutex_unlock(&s->mtx);
 	sim_store_reset(s->store);
+	quota_restart(s);
 }
 
 /* ---- one request, for the hooks ---- */
@@ -778,6 +811,9 @@ sim_free(struct sim *s)
 		free(s->roles0[i]);
 		free(s->roles[i]);
 	}
+	for (int g = 0; g < SIM_QUOTA_N; g++)
+		free(s->quota_limits0[g]);
+	sim_quota_free(&s->quota);
 	pthread_mutex_destroy(&s->mtx);
 	free(s);
 }
@@ -849,6 +885,7 @@ sim_start(const struct sim_options *o, char **err)
 	}
 	s = xcalloc(1, sizeof(*s));
 	pthread_mutex_init(&s->mtx, NULL);
+	sim_quota_init(&s->quota);
 	atomic_init(&s->stopping, 0);
 	s->tenant = xstrdup(o->tenant_id);
 	s->client = xstrdup(o->client_id);
@@ -883,6 +920,17 @@ sim_start(const struct sim_options *o, char **err)
 		s->fed_aud = xstrdup(o->fed_audience ? o->fed_audience :
 		    "api://AzureADTokenExchange");
 	}
+	s->quota0 = o->quota != 0;
+	for (int g = 0; g < SIM_QUOTA_N; g++) {
+		s->quota_limits0[g] = xstrdup(o->quota_limits[g] ?
+		    o->quota_limits[g] : sim_quota_default(g));
+		if (!sim_quota_valid(s->quota_limits0[g])) {
+			set_errmsg(err, "invalid quota limits (want e.g. "
+			    "50/min,1500/h, 3/2s or off)");
+			goto fail;
+		}
+	}
+	quota_restart(s);
 	s->mi_client = dupstr(o->mi_client_id);
 	s->mi_header = dupstr(o->mi_identity_header);
 	s->mi_expires_number = o->mi_expires_on_number;
