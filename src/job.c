@@ -72,8 +72,14 @@ job_ref(struct job *j)
 void
 job_unref(struct job *j)
 {
+	struct job_reader *rd, *next;
+
 	if (j == NULL || atomic_fetch_sub(&j->refs, 1) != 1)
 		return;
+	for (rd = j->lead.next; rd != NULL; rd = next) {
+		next = rd->next;
+		free(rd);
+	}
 	pthread_mutex_destroy(&j->mu);
 	huntshape_free(j->hs);	/* the back thread is done with it */
 	steward_ticket_free(&j->cache);
@@ -87,10 +93,17 @@ job_unref(struct job *j)
 void
 job_notify(struct job *j)
 {
+	struct job_reader *rd;
+
 	if (j->front_suspended) {
 		j->front_suspended = 0;
 		MHD_resume_connection(j->conn);
 	}
+	for (rd = j->shared ? j->lead.next : NULL; rd != NULL; rd = rd->next)
+		if (rd->suspended) {
+			rd->suspended = 0;
+			MHD_resume_connection(rd->conn);
+		}
 }
 
 void
@@ -112,21 +125,25 @@ job_set_error(struct job *j, unsigned status, const char *code,
 int
 job_ring_put(struct job *j, const char *p, size_t n)
 {
-	size_t need = j->rlen + n, ncap;
+	size_t need = j->rlen + n, ncap, max;
 	char *r;
 
+	max = j->shared ? JOB_SHARE_MAX : JOB_RING_MAX;
+
+	if (j->shared && need > max && j->rlen > 0)
+		return (1);	/* full: the slowest reader is max behind */
 	if (j->roff + need > j->rcap && j->roff > 0) {
 		memmove(j->ring, j->ring + j->roff, j->rlen);
 		j->roff = 0;
 	}
 	if (need > j->rcap) {
-		if (need > JOB_RING_MAX && j->rlen > 0)
+		if (need > max && j->rlen > 0)
 			return (1);	/* full: backpressure */
 		ncap = j->rcap ? j->rcap : JOB_RING_MIN;
 		while (ncap < need)
 			ncap *= 2;
-		if (ncap > JOB_RING_MAX && need <= JOB_RING_MAX)
-			ncap = JOB_RING_MAX;
+		if (ncap > max && need <= max)
+			ncap = max;
 		if ((r = realloc(j->ring, ncap)) == NULL)
 			return (1);
 		j->ring = r;
@@ -141,7 +158,8 @@ job_ring_put(struct job *j, const char *p, size_t n)
 int
 job_ring_room(const struct job *j, size_t n)
 {
-	return (j->rlen == 0 || j->rlen + n <= JOB_RING_MAX);
+	return (j->rlen == 0 || j->rlen + n <= (j->shared ? JOB_SHARE_MAX :
+	    JOB_RING_MAX));
 }
 
 size_t
@@ -149,6 +167,8 @@ job_ring_get(struct job *j, char *out, size_t max)
 {
 	size_t n = j->rlen < max ? j->rlen : max;
 
+	if (j->shared)
+		return (job_reader_get(j, &j->lead, out, max));
 	if (n == 0)
 		return (0);
 	memcpy(out, j->ring + j->roff, n);
@@ -157,6 +177,163 @@ job_ring_get(struct job *j, char *out, size_t max)
 	if (j->rlen == 0)
 		j->roff = 0;
 	return (n);
+}
+
+int
+job_want_unpause(struct job *j)
+{
+	if (!j->curl_paused || j->unpause_queued)
+		return (0);
+	/* shared: only when a put can succeed, not on every read */
+	if (j->shared && j->rlen + JOB_RING_MAX / 4 > JOB_SHARE_MAX)
+		return (0);
+	j->unpause_queued = 1;
+	return (1);
+}
+
+int
+job_share_begin(struct job *j, const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+	char *w;
+
+	if (j->shared || j->lead_gone || j->cancelled || j->done ||
+	    j->reshape || j->hs != NULL || alen + blen != j->total ||
+	    j->rlen > j->total)
+		return (-1);
+	if ((w = malloc(j->total > 0 ? j->total : 1)) == NULL)
+		return (-1);
+	if (alen > 0)
+		memcpy(w, a, alen);
+	if (blen > 0)
+		memcpy(w + alen, b, blen);
+	/* the leader has read what the ring lost */
+	j->lead.pos = j->total - j->rlen;
+	j->lead.next = NULL;
+	j->lead.job = j;
+	j->lead.conn = j->conn;
+	snprintf(j->lead.reqid, sizeof(j->lead.reqid), "%s", j->reqid);
+	free(j->ring);
+	j->ring = w;
+	j->rcap = j->rlen = j->total;
+	j->roff = 0;
+	j->nreaders = 1;
+	j->shared = 1;
+	/* followers are answered from now on: a failure can no longer be
+	 * a gateway error, only a cut stream */
+	j->streaming = 1;
+	return (0);
+}
+
+struct job_reader *
+job_share_add(struct job *j, struct MHD_Connection *c, const char *reqid)
+{
+	struct job_reader *rd;
+
+	if (!j->shared || j->total - j->rlen != 0 ||
+	    (rd = calloc(1, sizeof(*rd))) == NULL)
+		return (NULL);
+	rd->job = j;
+	rd->conn = c;
+	snprintf(rd->reqid, sizeof(rd->reqid), "%s", reqid);
+	rd->next = j->lead.next;
+	j->lead.next = rd;
+	j->nreaders++;
+	job_ref(j);
+	return (rd);
+}
+
+/*
+ * Free the window up to the slowest attached reader. The slowest one
+ * holds the transfer when the window is (nearly) full; holding it that
+ * way for JOB_SHARE_GRACE_MS, while others are faster, gets it cut.
+ */
+static void
+share_trim(struct job *j, long long now)
+{
+	struct job_reader	*rd, *slow = NULL;
+	size_t			 base = j->total - j->rlen, min = j->total, k;
+	int			 faster = 0, full = !j->done &&
+	    j->rlen + JOB_RING_MAX > JOB_SHARE_MAX;
+
+	for (rd = &j->lead; rd != NULL; rd = rd->next)
+		if (!rd->detached && rd->pos < min) {
+			min = rd->pos;
+			slow = rd;
+		}
+	for (rd = &j->lead; rd != NULL; rd = rd->next)
+		if (rd->detached || !full || rd->pos != min)
+			rd->held_ms = 0;
+		else if (rd->held_ms == 0)
+			rd->held_ms = now;
+	for (rd = &j->lead; rd != NULL && !faster; rd = rd->next)
+		faster = !rd->detached && rd->pos > min;
+	if (slow != NULL && slow->held_ms != 0 && faster &&
+	    now - slow->held_ms >= JOB_SHARE_GRACE_MS) {
+		log_warnx("%s: cut: the client read too slowly for an answer "
+		    "shared with %d other(s) (more than %d KiB behind for "
+		    "%lld s)", slow->reqid, j->nreaders - 1,
+		    (JOB_SHARE_MAX - JOB_RING_MAX) / 1024,
+		    (now - slow->held_ms) / 1000);
+		slow->detached = slow->cut = 1;
+		slow->held_ms = 0;
+		j->nreaders--;
+		min = j->total;
+		for (rd = &j->lead; rd != NULL; rd = rd->next)
+			if (!rd->detached && rd->pos < min)
+				min = rd->pos;
+	}
+	if (min > base) {
+		k = min - base;
+		j->roff += k;
+		j->rlen -= k;
+		if (j->rlen == 0)
+			j->roff = 0;
+	}
+	/* the first window may be far larger than the bound: give it back */
+	if (j->rcap > 2 * JOB_SHARE_MAX && j->rlen <= JOB_SHARE_MAX) {
+		char *r;
+
+		memmove(j->ring, j->ring + j->roff, j->rlen);
+		j->roff = 0;
+		if ((r = realloc(j->ring, JOB_SHARE_MAX)) != NULL) {
+			j->ring = r;
+			j->rcap = JOB_SHARE_MAX;
+		}
+	}
+}
+
+size_t
+job_reader_get(struct job *j, struct job_reader *rd, char *out, size_t max)
+{
+	size_t base = j->total - j->rlen, n = 0;
+
+	if (!rd->detached) {
+		n = j->total - rd->pos;
+		if (n > max)
+			n = max;
+		if (n > 0)
+			memcpy(out, j->ring + j->roff + (rd->pos - base), n);
+		rd->pos += n;
+	}
+	share_trim(j, util_mono_ms());
+	return (n);
+}
+
+int
+job_reader_detach(struct job *j, struct job_reader *rd)
+{
+	if (!rd->detached) {
+		rd->detached = 1;
+		j->nreaders--;
+	}
+	rd->suspended = 0;
+	share_trim(j, util_mono_ms());
+	if (j->nreaders == 0 && !j->done && !j->share_cancel) {
+		j->share_cancel = 1;
+		return (1);
+	}
+	return (0);
 }
 
 void

@@ -28,6 +28,13 @@
 
 #define JOB_RING_MIN	(4 * 1024)
 #define JOB_RING_MAX	(64 * 1024)	/* per-connection response buffer */
+/*
+ * A shared answer (job_share_begin): the window of bytes not yet read by
+ * every reader. The transfer pauses when it is full; a reader that holds
+ * it full (the slowest) for JOB_SHARE_GRACE_MS is cut so the others go on.
+ */
+#define JOB_SHARE_MAX	(1024 * 1024)
+#define JOB_SHARE_GRACE_MS	2000
 #define JOB_MAX_HDRS	6
 #define JOB_HDRMEM	1024
 
@@ -39,6 +46,26 @@ struct job_msg {
 	enum job_msg_type	 type;
 	struct job		*job;
 	struct job_msg		*next;
+};
+
+/*
+ * One reader of a shared answer. The leader's own is embedded in the job
+ * (its connection is job->conn, its suspended flag job->front_suspended);
+ * followers' are allocated by job_share_add and freed with the job. All
+ * fields under job->mu; conn is resumed by whoever notifies, every other
+ * MHD call on it stays on the connection's own front worker.
+ */
+struct job_reader {
+	struct job_reader	*next;
+	struct job		*job;
+	struct MHD_Connection	*conn;
+	char			 reqid[65];
+	size_t			 pos;		/* body bytes this reader took */
+	long long		 held_ms;	/* since when it holds the window
+						 * full (0: it does not) */
+	int			 suspended;
+	int			 detached;	/* finished, gone or cut */
+	int			 cut;
 };
 
 struct token;
@@ -123,6 +150,13 @@ struct job {
 	char			*ring;
 	size_t			 rcap, roff, rlen;
 	size_t			 total;
+	/* a shared answer: ring[roff, roff + rlen) are body bytes
+	 * [total - rlen, total), freed up to the slowest reader */
+	int			 shared;
+	int			 lead_gone;	/* the leader's request ended */
+	int			 share_cancel;	/* the last reader cancelled */
+	int			 nreaders;	/* attached readers */
+	struct job_reader	 lead;		/* first of the readers list */
 };
 
 /* Front thread. */
@@ -166,7 +200,30 @@ void		 job_header_value(char *dst, size_t dstlen, const char *v,
 		    size_t n);
 /* Back thread, job->mu held: 1 when n more bytes fit without a pause. */
 int		 job_ring_room(const struct job *, size_t n);
-/* Front thread, job->mu held: take up to max bytes. */
+/* Front thread, job->mu held: take up to max bytes (the leader's). */
 size_t		 job_ring_get(struct job *, char *, size_t max);
+/* job->mu held: 1 when the paused transfer should go on; marks the
+ * unpause queued, the caller posts it (upstream_unpause) after unlocking. */
+int		 job_want_unpause(struct job *);
+
+/*
+ * Sharing one answer among several clients (steward.c coalescing).
+ * Back thread, job->mu held: the body so far, [0, total), is a + b (the
+ * ring may have lost its start to the leader's reader); the ring becomes
+ * the shared window, the leader its first reader. -1 (nothing changed)
+ * when the leader is gone, the transfer cancelled or the body reshaped.
+ */
+int		 job_share_begin(struct job *, const char *a, size_t alen,
+		    const char *b, size_t blen);
+/* Back thread, job->mu held, after job_share_begin: a follower from the
+ * first byte; it holds a job reference (dropped by its request). */
+struct job_reader *job_share_add(struct job *, struct MHD_Connection *,
+		    const char *reqid);
+/* Front (the reader's worker), job->mu held: take up to max bytes. */
+size_t		 job_reader_get(struct job *, struct job_reader *, char *,
+		    size_t max);
+/* Front, job->mu held: the reader's request ended. 1 when it was the last
+ * reader of an unfinished transfer: the caller cancels it. */
+int		 job_reader_detach(struct job *, struct job_reader *);
 
 #endif

@@ -23,6 +23,9 @@
 #define PROXY_BLOCK_SIZE	(16 * 1024)	/* MHD's copy-out block */
 #define PROXY_MAX_HDR_VALUE	256
 
+static enum MHD_Result	proxy_follow(struct MHD_Connection *,
+			    struct gw_request *);
+
 struct MHD_Response *
 proxy_error_response(unsigned status, const char *code, const char *message,
     const char *reqid)
@@ -256,6 +259,8 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 	size_t			 bodylen = 0;
 	int			 built = 0;
 
+	if (r->follow != NULL)
+		return (proxy_follow(c, r));
 	switch (rt->body) {
 	case RB_HUNT_QUERY:
 		method = JOB_POST;
@@ -351,37 +356,107 @@ client_gone(struct MHD_Connection *c)
 	    errno != EINTR));
 }
 
+/*
+ * The content reader of a streamed answer: the leader's (rd NULL, its
+ * suspended flag the job's) or a follower's (steward.c coalescing). Runs
+ * on the reader's own front worker.
+ */
 static ssize_t
-proxy_reader(void *cls, uint64_t pos, char *out, size_t max)
+stream_read(struct job *j, struct job_reader *rd, char *out, size_t max)
 {
-	struct job	*j = cls;
-	size_t		 n;
-	int		 unpause = 0;
-	ssize_t		 ret;
+	struct MHD_Connection	*c = rd ? rd->conn : j->conn;
+	size_t			 n;
+	int			 unpause;
+	ssize_t			 ret;
 
-	(void)pos;
 	pthread_mutex_lock(&j->mu);
-	n = job_ring_get(j, out, max);
-	if (j->curl_paused && !j->unpause_queued) {
-		j->unpause_queued = 1;
-		unpause = 1;
-	}
+	n = rd ? job_reader_get(j, rd, out, max) : job_ring_get(j, out, max);
+	unpause = job_want_unpause(j);
 	if (n > 0)
 		ret = (ssize_t)n;
+	else if ((rd ? rd : &j->lead)->cut)
+		ret = MHD_CONTENT_READER_END_WITH_ERROR;	/* too slow */
 	else if (j->done)
 		ret = j->failed ? MHD_CONTENT_READER_END_WITH_ERROR :
 		    MHD_CONTENT_READER_END_OF_STREAM;
-	else if (client_gone(j->conn))
+	else if (client_gone(c))
 		ret = MHD_CONTENT_READER_END_WITH_ERROR;
 	else {
 		/* nothing yet: sleep until the back thread has more */
-		j->front_suspended = 1;
-		MHD_suspend_connection(j->conn);
+		if (rd)
+			rd->suspended = 1;
+		else
+			j->front_suspended = 1;
+		MHD_suspend_connection(c);
 		ret = 0;
 	}
 	pthread_mutex_unlock(&j->mu);
 	if (unpause)
 		upstream_unpause(j->owner, j);
+	return (ret);
+}
+
+static ssize_t
+proxy_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	(void)pos;
+	return (stream_read(cls, NULL, out, max));
+}
+
+static ssize_t
+follow_reader(void *cls, uint64_t pos, char *out, size_t max)
+{
+	struct job_reader *rd = cls;
+
+	(void)pos;
+	return (stream_read(rd->job, rd, out, max));
+}
+
+/* j->mu held: the headers an answer of j carries, whoever reads it. */
+static void
+add_headers(struct MHD_Connection *c, struct gw_request *r,
+    struct MHD_Response *resp, const struct job *j)
+{
+	if (j->content_type[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    j->content_type);
+	if (j->retry_after[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+		    j->retry_after);
+	if (j->request_id[0])
+		MHD_add_response_header(resp, "request-id", j->request_id);
+	MHD_add_response_header(resp, "client-request-id", r->reqid);
+	front_decorate(c, r->cf, resp);	/* CORS for cors_origins */
+}
+
+/* A follower (steward.c): the leader's answer, streamed from its job. */
+static enum MHD_Result
+proxy_follow(struct MHD_Connection *c, struct gw_request *r)
+{
+	struct job_reader	*rd = r->follow;
+	struct job		*j = rd->job;
+	struct MHD_Response	*resp;
+	enum MHD_Result		 ret;
+
+	pthread_mutex_lock(&j->mu);
+	if (rd->cut) {
+		pthread_mutex_unlock(&j->mu);
+		return (MHD_NO);
+	}
+	resp = MHD_create_response_from_callback(j->content_length >= 0 ?
+	    (uint64_t)j->content_length : MHD_SIZE_UNKNOWN, PROXY_BLOCK_SIZE,
+	    follow_reader, rd, NULL);
+	if (resp != NULL) {
+		add_headers(c, r, resp, j);
+		MHD_add_response_header(resp, "X-Cache", "COALESCED");
+	}
+	pthread_mutex_unlock(&j->mu);
+	if (resp == NULL)
+		return (MHD_NO);
+	r->status = 200;	/* only a 200 is shared */
+	r->cache = ST_CACHE_COALESCED;
+	ret = MHD_queue_response(c, 200, resp);
+	MHD_destroy_response(resp);
 	return (ret);
 }
 
@@ -418,7 +493,13 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 		MHD_destroy_response(resp);
 		return (ret);
 	}
-	if (!j->headers_ready || (!j->done && !j->curl_paused)) {
+	if (j->shared && j->lead.cut) {
+		/* too slow for the readers it shares the answer with */
+		pthread_mutex_unlock(&j->mu);
+		return (MHD_NO);
+	}
+	if (!j->headers_ready || (!j->done && !j->curl_paused &&
+	    !j->shared)) {
 		/*
 		 * Not yet (whole body, or a full buffer for large ones). The
 		 * back thread also wakes us about once a second while we wait
@@ -436,7 +517,7 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 		return (MHD_YES);
 	}
 	status = (unsigned)j->status;
-	if (j->done && !j->failed) {
+	if (j->done && !j->failed && !j->shared) {
 		/*
 		 * The common case: the whole body is here. Hand the buffer to
 		 * MHD (no copy, no reader block), which sends headers and body
@@ -467,17 +548,7 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 		    MHD_SIZE_UNKNOWN, PROXY_BLOCK_SIZE, proxy_reader, j, NULL);
 	}
 	if (resp != NULL) {
-		if (j->content_type[0])
-			MHD_add_response_header(resp,
-			    MHD_HTTP_HEADER_CONTENT_TYPE, j->content_type);
-		if (j->retry_after[0])
-			MHD_add_response_header(resp,
-			    MHD_HTTP_HEADER_RETRY_AFTER, j->retry_after);
-		if (j->request_id[0])
-			MHD_add_response_header(resp, "request-id",
-			    j->request_id);
-		MHD_add_response_header(resp, "client-request-id", r->reqid);
-		front_decorate(c, r->cf, resp);	/* CORS for cors_origins */
+		add_headers(c, r, resp, j);
 		steward_headers(resp, j);
 	}
 	pthread_mutex_unlock(&j->mu);
@@ -489,18 +560,46 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 	return (ret);
 }
 
+/* A reader of a shared answer is done: the others go on; the last one
+ * of an unfinished transfer cancels it. */
+static void
+detach(struct upstream *up, struct job *j, struct job_reader *rd)
+{
+	int cancel, unpause;
+
+	pthread_mutex_lock(&j->mu);
+	cancel = job_reader_detach(j, rd);
+	unpause = !cancel && job_want_unpause(j);
+	pthread_mutex_unlock(&j->mu);
+	if (cancel)
+		upstream_cancel(up, j);
+	else if (unpause)
+		upstream_unpause(up, j);
+}
+
 void
 proxy_finish(struct gw_request *r, struct upstream *up)
 {
 	struct job	*j = r->job;
-	int		 done;
+	int		 done, shared;
 
+	if (r->follow != NULL) {
+		j = r->follow->job;
+		detach(up, j, r->follow);
+		r->follow = NULL;
+		job_unref(j);
+		j = r->job;
+	}
 	if (j == NULL)
 		return;
 	pthread_mutex_lock(&j->mu);
 	done = j->done;
+	shared = j->shared;
+	j->lead_gone = 1;	/* nobody follows it from now on */
 	pthread_mutex_unlock(&j->mu);
-	if (!done)
+	if (shared)
+		detach(up, j, &j->lead);
+	else if (!done)
 		upstream_cancel(up, j);
 	r->job = NULL;
 	job_unref(j);

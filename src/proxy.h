@@ -16,6 +16,7 @@
 
 struct gw_config;
 struct job;
+struct job_reader;
 struct upstream;
 
 /* One client request; allocated when the request line arrives, freed in
@@ -34,6 +35,8 @@ struct gw_request {
 	int			 too_large;
 	struct buf		 body;
 	struct job		*job;
+	struct job_reader	*follow;	/* steward.c: reads another
+						 * request's job (its own ref) */
 	unsigned		 status;	/* status answered, for counters */
 	int			 cache;		/* enum steward_cache, for counters */
 	int			 waited;	/* steward.h: woken from coalescing */

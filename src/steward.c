@@ -24,6 +24,7 @@
 struct waiter {
 	struct waiter		*next;
 	struct MHD_Connection	*conn;
+	struct gw_request	*r;	/* suspended: nobody else touches it */
 };
 
 struct flight {
@@ -194,6 +195,7 @@ flight_join(struct MHD_Connection *c, struct gw_request *r,
 		return (0);
 	r->waited = 1;
 	w->conn = c;
+	w->r = r;
 	MHD_suspend_connection(c);	/* before the leader can wake it */
 	w->next = f->waiters;
 	f->waiters = w;
@@ -464,6 +466,46 @@ steward_headers(struct MHD_Response *resp, const struct job *j)
 
 /* ---- back ---- */
 
+/*
+ * The leader's 200 will not be stored (over the size share): rather than
+ * each waiter making its own upstream call afterwards, they all read this
+ * one exchange from its first byte. The cache's copy so far plus this
+ * chunk is the whole body, whatever the leader's client has read already.
+ * Identical requests arriving later no longer find the flight and go
+ * upstream themselves (possibly leading a flight of their own).
+ */
+static void
+share(struct job *j, const char *b, size_t n)
+{
+	struct steward_ticket	*t = &j->cache;
+	struct flight		**fp, *f;
+	struct waiter		*w;
+	int			 ok, nf = 0;
+
+	pthread_mutex_lock(&st.fmu);
+	fp = flight_find(t->key, t->keylen);
+	if ((f = *fp) != NULL) {
+		*fp = f->next;
+		f->next = NULL;
+	}
+	t->leader = 0;
+	pthread_mutex_unlock(&st.fmu);
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&j->mu);
+	ok = f->waiters != NULL && job_share_begin(j, t->body.data,
+	    t->body.len, b, n) == 0;
+	for (w = f->waiters; ok && w != NULL; w = w->next)
+		if ((w->r->follow = job_share_add(j, w->conn,
+		    w->r->reqid)) != NULL)
+			nf++;
+	pthread_mutex_unlock(&j->mu);
+	if (ok)
+		log_debug("%s: the answer is too large to store: %d "
+		    "identical request(s) read it as it comes", j->reqid, nf);
+	flights_wake(f);	/* followers stream, the rest go alone */
+}
+
 void
 steward_body(struct job *j, const char *b, size_t n)
 {
@@ -471,8 +513,12 @@ steward_body(struct job *j, const char *b, size_t n)
 
 	if (t->key == NULL || t->give_up || j->status != 200)
 		return;
-	if (buf_append(&t->body, b, n) == -1) {
+	if ((j->content_length >= 0 &&
+	    (unsigned long long)j->content_length > st.max_entry) ||
+	    buf_append(&t->body, b, n) == -1) {
 		t->give_up = 1;		/* over the share: never stored */
+		if (t->leader)
+			share(j, b, n);
 		buf_free(&t->body);
 	}
 }

@@ -15,8 +15,12 @@
  *    call, no quota) and is answered from the entry the first one stores
  *    (X-Cache: COALESCED): one upstream call, identical complete bodies,
  *    and no shared buffer for a slow reader to hold up. When the first
- *    one stores nothing (an error, an answer over the size share), each
- *    waiter goes on by itself, once. A client's no-cache never waits;
+ *    one's 200 is over the size share, the waiters instead read its one
+ *    exchange as it comes (job_share_begin, job.h: a window bounded per
+ *    exchange; a reader holding it full too long is cut); identical
+ *    requests arriving after that make their own call. When the first one
+ *    stores nothing otherwise (an error), each waiter goes on by itself,
+ *    once. A client's no-cache never waits;
  *  - front, when the job ends in a 5xx, a timeout or a 429 and a stale
  *    answer was found (steward_stale_wanted, steward_answer);
  *  - back, when a transfer ends (steward_body, steward_finished): store a
@@ -101,7 +105,8 @@ enum MHD_Result	 steward_answer(struct MHD_Connection *, struct gw_request *,
 void		 steward_headers(struct MHD_Response *, const struct job *);
 
 /* Back: n body bytes of the final answer arrived (after they were
- * stored for the client). */
+ * stored for the client); the first ones over the share of a leader with
+ * waiters make it a shared answer (each waiter's request->follow). */
 void		 steward_body(struct job *, const char *, size_t);
 /* Back: the transfer ended (j->done set, j->mu not held). */
 void		 steward_finished(struct job *);
