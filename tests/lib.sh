@@ -169,7 +169,7 @@ start_defgate() {
 	PIDS="$PIDS $GW_PID"
 	GW_PIDS="$GW_PIDS $GW_PID"
 	i=0
-	while ! grep -q 'listening on' "$GW_LOG"; do
+	while ! grep -q 'listening on .*(port [0-9]*)' "$GW_LOG"; do
 		i=$((i + 1))
 		if [ "$i" -gt 100 ] || ! kill -0 "$GW_PID" 2>/dev/null; then
 			bail "defgate did not start: $(cat "$GW_LOG")"
