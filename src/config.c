@@ -212,18 +212,6 @@ config_env_name(const char *name)
 	return (k ? k->env : NULL);
 }
 
-/* One front thread per online CPU, within [1, CONFIG_DEFAULT_THREADS_CAP]. */
-static unsigned int
-config_default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (n < 1)
-		return (1);
-	return (n > CONFIG_DEFAULT_THREADS_CAP ? CONFIG_DEFAULT_THREADS_CAP :
-	    (unsigned int)n);
-}
-
 void
 config_defaults(struct gw_config *cf)
 {
@@ -243,7 +231,10 @@ config_defaults(struct gw_config *cf)
 	cf->max_response = 256UL << 20;
 	cf->max_clients = 4096;
 	cf->client_timeout = 60;
-	cf->threads = config_default_threads();
+	/* one front thread until the pool's memory under a long soak is
+	 * understood: with 2 workers idle RSS grew 2.7 MiB in a 30 s soak
+	 * against 0.3 MiB with 1 (README, "Front threads") */
+	cf->threads = 1;
 	cf->connect_timeout_ms = 10 * 1000;
 	cf->timeout_ms = 200 * 1000;
 	cf->token_timeout_ms = 30 * 1000;

@@ -17,14 +17,12 @@
 
 #define CONFIG_MAX_ALLOW	32
 /*
- * Front threads: by default one per online CPU, at most
- * CONFIG_DEFAULT_THREADS_CAP. Past that the single back thread (one curl
- * multi handle) and the locks the workers share (the response cache, the
- * quota buckets) are the limit, each worker polls the shared listening
- * socket (all wake for every new connection) and max_clients is divided
- * evenly among the workers. More can be set, up to CONFIG_MAX_THREADS.
+ * Front threads: 1 by default (see config_defaults). Past about 8 the single
+ * back thread (one curl multi handle) and the locks the workers share (the
+ * response cache, the quota buckets) are the limit, each worker polls the
+ * shared listening socket (all wake for every new connection) and
+ * max_clients is divided evenly among the workers.
  */
-#define CONFIG_DEFAULT_THREADS_CAP	8
 #define CONFIG_MAX_THREADS		64
 #define CONFIG_MAX_ERRORS	4096	/* bytes of collected error text */
 
