@@ -35,9 +35,9 @@ want=""
 for i in $(seq 1 $N); do
 	want="$want${want:+ }$i"
 	curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 \
-	    "$GW/incidents/$i?delay=400" > "$T/code.$i" &
+	    "$GW/incidents/$i?delay=1200" > "$T/code.$i" &
 	cp="$cp $!"
-	sleep 0.05
+	sleep 0.2	# spacing well above a loaded machine's fork jitter
 done
 sleep 0.2
 q=$(metric defgate_upstream_queued)
