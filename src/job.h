@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include <curl/curl.h>
 #include <microhttpd.h>
@@ -103,8 +104,8 @@ struct job {
 	int			 errbody;	/* collect an error body in peek */
 	struct huntshape	*hs;
 	struct job		*wnext;		/* token waiters list */
-	struct job		*anext, *aprev;	/* active transfers list */
-	struct job		*qnext, *qprev;	/* upstream.c's FIFO */
+	TAILQ_ENTRY(job)	 aentry;	/* active transfers list */
+	TAILQ_ENTRY(job)	 qentry;	/* upstream.c's FIFO */
 	int			 queued;	/* in that FIFO */
 	int			 lane;		/* upstream.c's lane index */
 	int			 mux;		/* counted as an HTTP/2 stream */

@@ -79,8 +79,10 @@
 #define UP_NLANES		BACKEND__COUNT
 
 /* The transfers to one origin; see "Queueing" above. Back thread only. */
+TAILQ_HEAD(jobq, job);
+
 struct lane {
-	struct job	*qhead, *qtail;	/* our FIFO, arrival order */
+	struct jobq	 q;		/* our FIFO, arrival order */
 	int		 nqueued;
 	int		 own;		/* in curl, a connection each */
 	int		 mux;		/* in curl, HTTP/2 streams */
@@ -102,7 +104,7 @@ struct upstream {
 	/* back thread only */
 	CURL			*pool[UP_POOL_MAX];
 	int			 npool;
-	struct job		*active;	/* transfers in the multi */
+	struct jobq		 active;	/* transfers in the multi */
 	struct lane		 lane[UP_NLANES];
 	int			 lane_of[BACKEND__COUNT];
 	long			 max_conns;	/* curl's per-host limit */
@@ -433,15 +435,7 @@ fifo_del(struct upstream *up, struct job *j)
 {
 	struct lane *l = &up->lane[j->lane];
 
-	if (j->qprev)
-		j->qprev->qnext = j->qnext;
-	else
-		l->qhead = j->qnext;
-	if (j->qnext)
-		j->qnext->qprev = j->qprev;
-	else
-		l->qtail = j->qprev;
-	j->qnext = j->qprev = NULL;
+	TAILQ_REMOVE(&l->q, j, qentry);
 	j->queued = 0;
 	l->nqueued--;
 	queued_gauge(up);
@@ -459,23 +453,10 @@ fifo_add(struct upstream *up, struct job *j)
 	if (j->q_ms == 0)
 		j->q_ms = util_mono_ms();
 	j->queued = 1;
-	if (j->retried) {
-		j->qprev = NULL;
-		j->qnext = l->qhead;
-		if (l->qhead)
-			l->qhead->qprev = j;
-		else
-			l->qtail = j;
-		l->qhead = j;
-	} else {
-		j->qnext = NULL;
-		j->qprev = l->qtail;
-		if (l->qtail)
-			l->qtail->qnext = j;
-		else
-			l->qhead = j;
-		l->qtail = j;
-	}
+	if (j->retried)
+		TAILQ_INSERT_HEAD(&l->q, j, qentry);
+	else
+		TAILQ_INSERT_TAIL(&l->q, j, qentry);
 	l->nqueued++;
 	queued_gauge(up);
 }
@@ -491,7 +472,7 @@ fifo_pump(struct upstream *up)
 	for (int i = 0; i < UP_NLANES; i++) {
 		struct lane *l = &up->lane[i];
 
-		while ((j = l->qhead) != NULL && lane_admits(up, l, j)) {
+		while ((j = TAILQ_FIRST(&l->q)) != NULL && lane_admits(up, l, j)) {
 			fifo_del(up, j);
 			launch(up, j);
 			n++;
@@ -510,7 +491,7 @@ fifo_expire(struct upstream *up, long long now)
 	for (int i = 0; i < UP_NLANES; i++) {
 		struct lane *l = &up->lane[i];
 
-		while ((j = l->qhead) != NULL && now - j->q_ms >=
+		while ((j = TAILQ_FIRST(&l->q)) != NULL && now - j->q_ms >=
 		    up->cf->timeout_ms) {
 			char msg[256];
 
@@ -532,7 +513,7 @@ static long
 fifo_next_ms(const struct upstream *up, long long now, long cap)
 {
 	for (int i = 0; i < UP_NLANES; i++) {
-		const struct job *j = up->lane[i].qhead;
+		const struct job *j = TAILQ_FIRST(&up->lane[i].q);
 		long long left;
 
 		if (j == NULL)
@@ -937,7 +918,7 @@ dispatch(struct upstream *up, struct job *j)
 	if (!j->resolved && resolve(up, j) != 0)
 		return;
 	l = &up->lane[up->lane_of[j->backend]];
-	if ((l->qhead != NULL && !j->retried) || !lane_admits(up, l, j))
+	if ((!TAILQ_EMPTY(&l->q) && !j->retried) || !lane_admits(up, l, j))
 		fifo_add(up, j);
 	else
 		launch(up, j);
@@ -1129,23 +1110,13 @@ post(struct upstream *up, struct job_msg *m)
 static void
 active_add(struct upstream *up, struct job *j)
 {
-	j->aprev = NULL;
-	j->anext = up->active;
-	if (up->active)
-		up->active->aprev = j;
-	up->active = j;
+	TAILQ_INSERT_HEAD(&up->active, j, aentry);
 }
 
 static void
 active_del(struct upstream *up, struct job *j)
 {
-	if (j->aprev)
-		j->aprev->anext = j->anext;
-	else
-		up->active = j->anext;
-	if (j->anext)
-		j->anext->aprev = j->aprev;
-	j->anext = j->aprev = NULL;
+	TAILQ_REMOVE(&up->active, j, aentry);
 }
 
 /* Shutdown: every job still here is answered (503) or its stream ended. */
@@ -1155,7 +1126,7 @@ fail_everything(struct upstream *up)
 	struct job *j, *next;
 
 	for (int i = 0; i < UP_NLANES; i++)
-		while ((j = up->lane[i].qhead) != NULL) {
+		while ((j = TAILQ_FIRST(&up->lane[i].q)) != NULL) {
 			fifo_del(up, j);
 			fail_job(j, 503, "ServiceUnavailable", "defgate is "
 			    "shutting down", NULL);
@@ -1167,7 +1138,7 @@ fail_everything(struct upstream *up)
 			fail_job(j, 503, "ServiceUnavailable", "defgate is "
 			    "shutting down", NULL);
 		}
-	while ((j = up->active) != NULL) {
+	while ((j = TAILQ_FIRST(&up->active)) != NULL) {
 		detach(up, j);
 		fail_job(j, 503, "ServiceUnavailable", "defgate is shutting "
 		    "down", NULL);
@@ -1203,12 +1174,12 @@ drop_stalled_lane(struct upstream *up, int lane, long long now)
 	int		 waiting = 0, curl_waiting = 0, sending = 0;
 
 	/* requests queued for a second in our FIFO */
-	for (j = up->lane[lane].qhead; j != NULL; j = j->qnext)
+	TAILQ_FOREACH(j, &up->lane[lane].q, qentry)
 		if (now - j->q_ms >= UP_WAIT_MS)
 			waiting++;
 	/* or in curl's own pending list (an HTTP/2 server allowing fewer
 	 * streams than UP_H2_STREAMS, a token request on the same host) */
-	for (j = up->active; j != NULL; j = j->anext) {
+	TAILQ_FOREACH(j, &up->active, aentry) {
 		if (j->lane != lane)
 			continue;
 		if (!unsent(j))
@@ -1221,7 +1192,7 @@ drop_stalled_lane(struct upstream *up, int lane, long long now)
 	while (waiting-- > 0) {
 		worst = NULL;
 		worst_p = 0;
-		for (j = up->active; j != NULL; j = j->anext) {
+		TAILQ_FOREACH(j, &up->active, aentry) {
 			if (j->lane != lane)
 				continue;
 			pthread_mutex_lock(&j->mu);
@@ -1266,10 +1237,10 @@ probe(struct upstream *up)
 		return;
 	up->last_probe_ms = now;
 	drop_stalled(up, now);
-	for (j = up->active; j != NULL; j = j->anext)
+	TAILQ_FOREACH(j, &up->active, aentry)
 		probe_job(j, now);
 	for (int l = 0; l < UP_NLANES; l++)
-		for (j = up->lane[l].qhead; j != NULL; j = j->qnext)
+		TAILQ_FOREACH(j, &up->lane[l].q, qentry)
 			probe_job(j, now);
 	for (int b = 0; b < BACKEND__COUNT; b++) {
 		for (w = tokensrc_waiters(up->src[b]); w; w = w->wnext)
@@ -1376,6 +1347,9 @@ upstream_start(const struct gw_config *cf)
 
 	up->cf = cfgref_get(cf);
 	pthread_mutex_init(&up->mu, NULL);
+	TAILQ_INIT(&up->active);
+	for (int l = 0; l < UP_NLANES; l++)
+		TAILQ_INIT(&up->lane[l].q);
 	if ((up->multi = curl_multi_init()) == NULL)
 		fatalx("curl_multi_init failed");
 	curl_multi_setopt(up->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
