@@ -69,6 +69,7 @@ static struct {
 	const struct gw_config		*cf;	/* a reference (cfgref.h) */
 	struct upstream			*up;
 	atomic_int			 inflight;
+	atomic_ulong			 received;	/* requests, ever */
 	unsigned short			 port;
 	unsigned int			 threads;	/* front workers */
 	int				 lsock;	/* quiesced listener, or -1 */
@@ -461,6 +462,7 @@ uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 		    REQCHECK_MAX_TARGET + 1 : r->uri_len);
 	}
 	atomic_fetch_add(&h.inflight, 1);
+	atomic_fetch_add_explicit(&h.received, 1, memory_order_relaxed);
 	return (r);
 }
 
@@ -604,6 +606,12 @@ int
 httpd_inflight(void)
 {
 	return (atomic_load(&h.inflight));
+}
+
+unsigned long
+httpd_received(void)
+{
+	return (atomic_load_explicit(&h.received, memory_order_relaxed));
 }
 
 void

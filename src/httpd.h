@@ -24,6 +24,8 @@ unsigned int	 httpd_threads(void);
 void		 httpd_quiesce(void);
 /* Requests received but not yet completed. */
 int		 httpd_inflight(void);
+/* Requests received since start (any thread; a relaxed count). */
+unsigned long	 httpd_received(void);
 void		 httpd_stop(void);
 /* SIGHUP: new requests see the new config; the old one stays allocated. */
 void		 httpd_set_config(const struct gw_config *);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@
 #include "util.h"
 
 #define SHUTDOWN_GRACE_MS	10000
+#define IDLE_TICK_MS		500
 #define MAX_SETS		64
 
 static void
@@ -624,6 +626,35 @@ harden(void)
 	(void)setrlimit(RLIMIT_CORE, &rl);
 }
 
+/*
+ * Main thread, between signals: once no request has arrived for a whole
+ * tick and none is in flight, hand the heap's free pages back to the
+ * kernel, once per quiet spell. glibc returns only the top of a heap by
+ * itself, so after a burst RSS would otherwise stay at the burst's
+ * high-water mark; the cost is one walk of the free lists while nothing
+ * is being served.
+ */
+struct idle {
+	unsigned long	 seen;		/* httpd_received() at the last tick */
+	int		 trimmed;	/* since the last request */
+};
+
+static void
+idle_tick(struct idle *id)
+{
+	unsigned long n = httpd_received();
+
+	if (n != id->seen) {
+		id->seen = n;
+		id->trimmed = 0;
+		return;
+	}
+	if (id->trimmed || httpd_inflight() > 0)
+		return;
+	id->trimmed = 1;
+	(void)malloc_trim(0);
+}
+
 static void
 wait_inflight(long long deadline_ms)
 {
@@ -642,6 +673,7 @@ main(int argc, char **argv)
 	struct upstream		*up;
 	struct tokensrc		*src[BACKEND__COUNT];
 	sigset_t		 set;
+	struct idle		 idle = { 0, 1 };
 	char			*env_secret;
 	int			 sig, rc;
 
@@ -711,8 +743,13 @@ main(int argc, char **argv)
 		    httpd_port());
 
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		struct timespec tick = { 0, IDLE_TICK_MS * 1000L * 1000L };
+
+		if ((sig = sigtimedwait(&set, NULL, &tick)) == -1) {
+			if (errno == EAGAIN)
+				idle_tick(&idle);
 			continue;
+		}
 		if (sig == SIGHUP) {
 			struct gw_config *ncf;
 
