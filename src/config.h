@@ -24,6 +24,7 @@
  * max_clients is divided evenly among the workers.
  */
 #define CONFIG_MAX_THREADS		64
+#define CONFIG_DEFAULT_THREADS_MAX	8
 #define CONFIG_MAX_ERRORS	4096	/* bytes of collected error text */
 
 /* hunting_backend: which API serves /hunting (hunting.h) */
@@ -114,6 +115,7 @@ struct gw_config {
  * ("key (ENV) ...: fix") so the user sees all of them in one run.
  */
 void	 config_defaults(struct gw_config *);
+unsigned int config_default_threads(void);
 int	 config_set(struct gw_config *, const char *key, const char *value,
 	    struct buf *errs);
 int	 config_load_file(struct gw_config *, const char *path,

@@ -157,8 +157,13 @@ start_defgate() {
 		# (--set cache=on, --set quota_incidents=3/min, ...)
 		export DEFGATE_CACHE=${DEFGATE_CACHE:-off}
 		# two front workers, so that every test (and its
-		# ThreadSanitizer build) runs the pool: --set threads=N wins
-		export DEFGATE_THREADS=${DEFGATE_THREADS:-2}
+		# ThreadSanitizer build) runs the pool: --set threads=N wins;
+		# GW_DEFAULT_THREADS=1 leaves defgate its own default
+		if [ "${GW_DEFAULT_THREADS:-0}" = 1 ]; then
+			unset DEFGATE_THREADS
+		else
+			export DEFGATE_THREADS=${DEFGATE_THREADS:-2}
+		fi
 		for _q in INCIDENTS HUNTING MDE GRAPH; do
 			eval "export DEFGATE_QUOTA_$_q=\${DEFGATE_QUOTA_$_q:-off}"
 		done

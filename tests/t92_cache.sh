@@ -227,6 +227,16 @@ n3=$(ls /proc/"$GW_PID"/task | wc -l)
 is "$((n3 - n1))" 2 "... two threads more than with threads=1 ($n1, $n3)"
 like "$(cat "$GW_LOG")" "3 front thread(s)" "... and the log says so"
 stop_defgate
+# the default: one per CPU this process may use (nproc reads the same
+# affinity mask), at most 8
+ncpu=$(nproc); [ "$ncpu" -gt 8 ] && ncpu=8
+want="MHD-worker=$ncpu"; [ "$ncpu" = 1 ] && want="MHD-single=1"
+GW_DEFAULT_THREADS=1 start_defgate
+is "$(mhd_threads)" "$want" "threads unset: one front thread per CPU ($ncpu)"
+stop_defgate
+GW_DEFAULT_THREADS=1 DEFGATE_WRAPPER="taskset -c 0" start_defgate
+is "$(mhd_threads)" "MHD-single=1" "threads unset, one CPU allowed (taskset): one front thread"
+stop_defgate
 start_defgate --set threads=4 --set max_clients=2
 is "$(mhd_threads)" "MHD-worker=2" "threads=4, max_clients=2: two workers (one slot each)"
 like "$(cat "$GW_LOG")" "front threads: 2, not 4" "... and the log says why"
