@@ -18,7 +18,10 @@ TENANT=00000000-0000-0000-0000-0000000000aa
 CLIENT=11111111-1111-1111-1111-1111111111bb
 SECRET=test-secret-value
 
+_t0=$(date +%s)
 cleanup() {
+	# in the .log, to find the tests that make a make check long
+	echo "# elapsed: $(($(date +%s) - _t0)) s"
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	rm -rf "$T"
