@@ -173,6 +173,14 @@ accesslog_request(struct MHD_Connection *c, const struct gw_request *r)
 
 	if (r->status == 0)	/* never answered: not counted either */
 		return;
+	status_answered(r->m.id, r->cache, r->status, j != NULL);
+	if (r->cf == NULL || !r->cf->log_json)
+		return;
+	/*
+	 * Only the JSON line needs the upstream side, and the job's lock is
+	 * the one the back thread takes for every chunk: a text log (the
+	 * default) must not contend on it once per request.
+	 */
 	if (j != NULL) {
 		pthread_mutex_lock(&j->mu);
 		ust = j->headers_ready ? j->status : 0;
@@ -184,7 +192,5 @@ accesslog_request(struct MHD_Connection *c, const struct gw_request *r)
 		}
 		pthread_mutex_unlock(&j->mu);
 	}
-	status_answered(r->m.id, r->cache, r->status, j != NULL);
-	if (r->cf != NULL && r->cf->log_json)
-		write_line(c, r, ust, ubytes, body, bodylen);
+	write_line(c, r, ust, ubytes, body, bodylen);
 }

@@ -17,7 +17,9 @@
  *    With log_format = text nothing is written (defgate has never
  *    logged each request in text).
  * Threads: the front thread (MHD's completion callback), before the
- * request's job is dropped. Reads only the request and its configuration.
+ * request's job is dropped. Reads the request and its configuration; only
+ * for a JSON line does it also read the job (its upstream status and
+ * size) under the job's lock.
  */
 #ifndef DEFGATE_ACCESSLOG_H
 #define DEFGATE_ACCESSLOG_H
