@@ -1,6 +1,6 @@
 /*
- * accesslog.c: a finished request's status-page count and its JSON access
- * log line (see accesslog.h).
+ * accesslog.c: a finished request's JSON access log line (see
+ * accesslog.h).
  *
  * The line is built with cJSON, so every value is escaped, and written
  * with one write(2) (log_line): lines from several threads never mix.
@@ -25,7 +25,6 @@
 #include "redact.h"
 #include "router.h"
 #include "routes.h"
-#include "status.h"
 #include "steward.h"
 #include "util.h"
 
@@ -171,8 +170,13 @@ accesslog_request(struct MHD_Connection *c, const struct gw_request *r)
 	const char	*body = NULL;
 	size_t		 bodylen = 0;
 
-	if (r->status == 0)	/* never answered: not counted either */
-		return;
+	if (r->status == 0 || r->cf == NULL || !r->cf->log_json)
+		return;	/* never answered, or no JSON log */
+	/*
+	 * Only the JSON line needs the upstream side, and the job's lock is
+	 * the one the back thread takes for every chunk: a text log (the
+	 * default) must not contend on it once per request.
+	 */
 	if (j != NULL) {
 		pthread_mutex_lock(&j->mu);
 		ust = j->headers_ready ? j->status : 0;
@@ -184,7 +188,5 @@ accesslog_request(struct MHD_Connection *c, const struct gw_request *r)
 		}
 		pthread_mutex_unlock(&j->mu);
 	}
-	status_answered(r->m.id, r->cache, r->status, j != NULL);
-	if (r->cf != NULL && r->cf->log_json)
-		write_line(c, r, ust, ubytes, body, bodylen);
+	write_line(c, r, ust, ubytes, body, bodylen);
 }

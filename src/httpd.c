@@ -470,17 +470,20 @@ static void
 completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct gw_request *r = *con_cls;
+	struct gw_request	*r = *con_cls;
+	int			 upstream;
 
 	(void)cls;
 	(void)c;
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	upstream = r->job != NULL;	/* proxy_finish drops the job */
 	accesslog_request(c, r);	/* before the job is dropped */
 	proxy_finish(r, h.up);
 	if (r->status) {
 		status_count(r->m.id, r->status);
+		status_answered(r->m.id, r->cache, r->status, upstream);
 		telemetry_request(r->m.id, r->status, r->cache,
 		    util_mono_ms() - r->start_ms);
 	}

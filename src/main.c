@@ -347,6 +347,13 @@ do_check(const struct gw_config *cf)
 		    cf->token_version == 1 ? "v1, resource=" : "v2, scope=");
 		free(url);
 	}
+	/* as httpd_start() will size the pool: one max_clients slot each */
+	if (cf->threads > cf->max_clients)
+		printf("front threads:  %u (threads), lowered to %u: "
+		    "max_clients is shared among them\n", cf->threads,
+		    cf->max_clients);
+	else
+		printf("front threads:  %u (threads)\n", cf->threads);
 	for (int b = 0; b < BACKEND__COUNT; b++) {
 		src[b] = tokensrc_new((enum backend_id)b, cf);
 		if (need[b])

@@ -23,7 +23,7 @@
 struct rcache {
 	pthread_mutex_t		 mu;
 	struct rcache_entry	*tab[RCACHE_BUCKETS];
-	struct rcache_entry	*head, *tail;	/* LRU: head most recent */
+	TAILQ_HEAD(rcache_lru, rcache_entry) lru;	/* first: most recent */
 	size_t			 max_bytes;
 	size_t			 max_entry;
 	long long		 stale_ms;
@@ -51,6 +51,7 @@ rcache_new(size_t max_bytes, unsigned max_share_pct, long long stale_max_age_ms)
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (NULL);
 	pthread_mutex_init(&c->mu, NULL);
+	TAILQ_INIT(&c->lru);
 	if (max_share_pct < 1)
 		max_share_pct = 1;
 	if (max_share_pct > 100)
@@ -166,32 +167,6 @@ rcache_entry_age_s(const struct rcache_entry *e, long long now_ms)
 
 /* ---- under c->mu ---- */
 
-static void
-lru_unlink(struct rcache *c, struct rcache_entry *e)
-{
-	if (e->lprev)
-		e->lprev->lnext = e->lnext;
-	else
-		c->head = e->lnext;
-	if (e->lnext)
-		e->lnext->lprev = e->lprev;
-	else
-		c->tail = e->lprev;
-	e->lprev = e->lnext = NULL;
-}
-
-static void
-lru_push(struct rcache *c, struct rcache_entry *e)
-{
-	e->lprev = NULL;
-	e->lnext = c->head;
-	if (c->head)
-		c->head->lprev = e;
-	c->head = e;
-	if (c->tail == NULL)
-		c->tail = e;
-}
-
 static struct rcache_entry **
 slot_of(struct rcache *c, const char *key, size_t keylen, unsigned h)
 {
@@ -213,7 +188,7 @@ detach(struct rcache *c, struct rcache_entry **pp)
 
 	*pp = e->hnext;
 	e->hnext = NULL;
-	lru_unlink(c, e);
+	TAILQ_REMOVE(&c->lru, e, lru);
 	c->st.entries--;
 	c->st.bytes -= e->cost;
 	return (e);
@@ -259,7 +234,7 @@ rcache_gen(struct rcache *c)
 int
 rcache_insert(struct rcache *c, struct rcache_entry *e, unsigned long gen)
 {
-	struct rcache_entry	**pp;
+	struct rcache_entry	**pp, *v;
 	struct droplist		  d = { NULL };
 	int			  ret = -1;
 
@@ -273,10 +248,9 @@ rcache_insert(struct rcache *c, struct rcache_entry *e, unsigned long gen)
 	pp = slot_of(c, e->key, e->keylen, e->hash);
 	if (*pp != NULL)
 		drop_later(&d, detach(c, pp));
-	while (c->tail != NULL && (c->st.bytes + e->cost > c->max_bytes ||
+	while ((v = TAILQ_LAST(&c->lru, rcache_lru)) != NULL &&
+	    (c->st.bytes + e->cost > c->max_bytes ||
 	    c->st.entries >= RCACHE_MAX_ENTRIES)) {
-		struct rcache_entry *v = c->tail;
-
 		drop_later(&d, detach(c, slot_of(c, v->key, v->keylen,
 		    v->hash)));
 		c->st.evictions++;
@@ -284,7 +258,7 @@ rcache_insert(struct rcache *c, struct rcache_entry *e, unsigned long gen)
 	pp = &c->tab[e->hash & (RCACHE_BUCKETS - 1)];
 	e->hnext = *pp;
 	*pp = e;
-	lru_push(c, e);
+	TAILQ_INSERT_HEAD(&c->lru, e, lru);
 	c->st.entries++;
 	c->st.bytes += e->cost;
 	c->st.inserts++;
@@ -318,8 +292,8 @@ rcache_lookup(struct rcache *c, const char *key, size_t keylen,
 			drop_later(&d, detach(c, pp));
 		if (st != RCACHE_MISS) {
 			rcache_entry_ref(e);
-			lru_unlink(c, e);
-			lru_push(c, e);
+			TAILQ_REMOVE(&c->lru, e, lru);
+			TAILQ_INSERT_HEAD(&c->lru, e, lru);
 			*out = e;
 		}
 	}
@@ -370,8 +344,8 @@ rcache_invalidate_prefix(struct rcache *c, const char *prefix, size_t plen)
 	pthread_mutex_lock(&c->mu);
 	c->gen++;
 	/* walk the LRU list: it holds every entry exactly once */
-	for (e = c->head; e != NULL; e = next) {
-		next = e->lnext;
+	for (e = TAILQ_FIRST(&c->lru); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, lru);	/* e may be detached */
 		if (e->keylen < plen || memcmp(e->key, prefix, plen) != 0)
 			continue;
 		drop_later(&d, detach(c, slot_of(c, e->key, e->keylen,
@@ -399,8 +373,8 @@ rcache_free(struct rcache *c)
 
 	if (c == NULL)
 		return;
-	for (e = c->head; e != NULL; e = next) {
-		next = e->lnext;
+	for (e = TAILQ_FIRST(&c->lru); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, lru);
 		rcache_entry_unref(e);
 	}
 	pthread_mutex_destroy(&c->mu);

@@ -33,6 +33,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #define RCACHE_MAX_ENTRIES	65536
 #define RCACHE_MAX_KEY		(16 * 1024)
@@ -61,7 +62,7 @@ struct rcache_entry {
 	/* private: refs atomic; the rest under the cache's mutex */
 	atomic_int		 refs;
 	struct rcache_entry	*hnext;
-	struct rcache_entry	*lprev, *lnext;
+	TAILQ_ENTRY(rcache_entry) lru;
 	unsigned		 hash;
 };
 

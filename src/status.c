@@ -13,6 +13,7 @@
 #include "cfgref.h"
 #include "config.h"
 #include "cred.h"
+#include "httpd.h"
 #include "hunting.h"
 #include "oauth.h"
 #include "quota.h"
@@ -446,6 +447,11 @@ render_config(cJSON *c)
 	    hunting_mode_name(cf->hunting_backend));
 	cJSON_AddBoolToObject(c, "allow_write", cf->allow_write);
 	cJSON_AddStringToObject(c, "listen", cf->listen);
+	/*
+	 * The workers running, not cf->threads: the pool is sized once at
+	 * start (a reload keeps it) and lowered to max_clients.
+	 */
+	cJSON_AddNumberToObject(c, "threads", (double)httpd_threads());
 	cJSON_AddBoolToObject(c, "demo", st.demo);
 }
 

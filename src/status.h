@@ -4,8 +4,9 @@
  *  - counters: C11 atomics bumped by the front threads (requests) and the
  *    back thread (upstream latency, last 403 text under a small mutex);
  *  - views: rendered on demand from the route table (routes.h), the
- *    token sources' views (tokensrc_view) and the hunting selection
- *    (hunting.h). Nothing pushes token state into status.c.
+ *    token sources' views (tokensrc_view), the hunting selection
+ *    (hunting.h) and the front's pool size (httpd_threads). Nothing
+ *    pushes token state into status.c.
  *  - the quota card ("quota" in /status.json): per quota group the
  *    upstream calls made in the last minute and hour (quota.h, fed here by
  *    status_upstream) against the limits, the closure by an upstream 429,

@@ -99,6 +99,8 @@ is "$(sj '[.token_sources[] | select(.used) | .backend] | join(",")')" defender 
 is "$(sj '[.routes[] | .missing[]] | length')" 0 "nothing missing with all roles"
 is "$(route PATCH /incidents/{id} .enabled)" false "PATCH route disabled without allow_write"
 is "$(route GET /incidents .enabled)" true "GET /incidents route enabled"
+is "$(sj .config.threads)" "${DEFGATE_THREADS:-2}" \
+    "config.threads: the front workers lib.sh starts"
 unlike "$S" "$TOKEN" "status.json does not contain the token"
 
 # request counters and latency

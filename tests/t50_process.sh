@@ -37,13 +37,21 @@ unlike "$out" "$SECRET" "--check output never shows the secret"
 # --- --check: success shows claims, roles and routes
 out=$(AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT \
     AZURE_CLIENT_SECRET=$SECRET AZURE_AUTHORITY_HOST=$FAKE_URL \
-    DEFGATE_API_URL=$FAKE_URL DEFGATE_CA_FILE=$CA "$DEFGATE" --check 2>&1)
+    DEFGATE_API_URL=$FAKE_URL DEFGATE_CA_FILE=$CA DEFGATE_THREADS=3 \
+    "$DEFGATE" --check 2>&1)
 is "$?" 0 "--check succeeds against the fake"
+like "$out" "front threads:  3 (threads)" "--check shows threads (DEFGATE_THREADS)"
 like "$out" "Incident.Read.All" "--check lists the roles"
 like "$out" "AdvancedHunting.Read.All" "--check lists every role"
 like "$out" "tenant (tid):   $TENANT" "--check shows the tenant"
 like "$out" "/hunting" "--check lists the routes"
 like "$out" "disabled (allow_write = false)" "--check shows the write guard"
+out=$(AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT \
+    AZURE_CLIENT_SECRET=$SECRET AZURE_AUTHORITY_HOST=$FAKE_URL \
+    DEFGATE_API_URL=$FAKE_URL DEFGATE_CA_FILE=$CA "$DEFGATE" --check \
+    --set threads=4 --set max_clients=2 2>&1)
+like "$out" "front threads:  4 (threads), lowered to 2: max_clients" \
+    "--check: threads above max_clients, and what runs"
 
 # --- --check: wrong secret fails clearly
 out=$(AZURE_TENANT_ID=$TENANT AZURE_CLIENT_ID=$CLIENT \

@@ -217,8 +217,11 @@ stop_defgate
 # for each worker of one
 mhd_threads() { cat /proc/"$GW_PID"/task/*/comm | grep '^MHD-' | sort | uniq -c |
     awk '{ printf "%s%s=%s", (NR > 1 ? " " : ""), $2, $1 }'; }
+# status_threads: what /status.json says runs
+status_threads() { curl -sS "$GW/status.json" | jq -r .config.threads; }
 start_defgate --set threads=1
 is "$(mhd_threads)" "MHD-single=1" "threads=1: one front thread, no pool"
+is "$(status_threads)" 1 "threads=1: status.json config.threads 1"
 n1=$(ls /proc/"$GW_PID"/task | wc -l)
 stop_defgate
 start_defgate --set threads=3
@@ -226,6 +229,7 @@ is "$(mhd_threads)" "MHD-worker=3" "threads=3: a pool of three front workers"
 n3=$(ls /proc/"$GW_PID"/task | wc -l)
 is "$((n3 - n1))" 2 "... two threads more than with threads=1 ($n1, $n3)"
 like "$(cat "$GW_LOG")" "3 front thread(s)" "... and the log says so"
+is "$(status_threads)" 3 "... and status.json config.threads 3"
 stop_defgate
 # the default: one per CPU this process may use (nproc reads the same
 # affinity mask), at most 8
@@ -240,6 +244,7 @@ stop_defgate
 start_defgate --set threads=4 --set max_clients=2
 is "$(mhd_threads)" "MHD-worker=2" "threads=4, max_clients=2: two workers (one slot each)"
 like "$(cat "$GW_LOG")" "front threads: 2, not 4" "... and the log says why"
+is "$(status_threads)" 2 "... and status.json shows the 2 running, not the 4 asked"
 stop_defgate
 
 start_defgate --set cache=on --set cache_ttl=120 --set threads=4

@@ -88,6 +88,31 @@
 
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
 
+  /* Append a cell to row tr and return it; label: its data-label (the
+     column name the narrow layout shows). */
+  function cell(tr, cls, text, label) {
+    const td = tr.appendChild(el('td', cls, text));
+    if (label) td.setAttribute('data-label', label);
+    return td;
+  }
+
+  /* Fill a table body: one row per item, built by row(item, tr); with no
+     items, one row saying empty across cols columns. False when empty. */
+  function fillRows(tbody, items, cols, empty, row) {
+    clear(tbody);
+    if (items.length === 0) {
+      const td = cell(tbody.appendChild(el('tr')), 'empty', empty);
+      if (cols) td.colSpan = cols;
+      return false;
+    }
+    items.forEach(function (x) {
+      const tr = el('tr');
+      row(x, tr);
+      tbody.appendChild(tr);
+    });
+    return true;
+  }
+
   function kv(dl, label, value, cls) {
     dl.appendChild(el('dt', null, label));
     const text = value instanceof Node ? null : str(value);
@@ -423,42 +448,22 @@
   }
 
   function renderRoutes(d) {
-    const tbody = $('routes').tBodies[0];
-    clear(tbody);
     const allowWrite = get(d.config, 'allow_write');
-    const routes = arr(d.routes).filter(isObj);
-    if (routes.length === 0) {
-      const tr = el('tr');
-      const td = el('td', 'empty', 'No routes reported.');
-      td.colSpan = 6;
-      tr.appendChild(td);
-      tbody.appendChild(tr);
-      return;
-    }
-    routes.forEach(function (r) {
-      const tr = el('tr');
+    fillRows($('routes').tBodies[0], arr(d.routes).filter(isObj), 6, 'No routes reported.', function (r, tr) {
       const tok = source(d, r.backend);
       const state = tokenState(tok);
       const roles = arr(tok.roles).filter((x) => typeof x === 'string');
       const requires = arr(r.requires).filter((x) => typeof x === 'string');
       const missing = arr(r.missing).filter((x) => typeof x === 'string');
 
-      const tdPath = el('td', 'nowrap');
-      tdPath.setAttribute('data-label', 'Local route');
+      const tdPath = cell(tr, 'nowrap', null, 'Local route');
       tdPath.appendChild(el('span', 'method', r.method || ''));
       tdPath.appendChild(el('span', 'mono', r.path || '—'));
-      tr.appendChild(tdPath);
 
-      const tdBe = el('td', 'nowrap', r.backend || '—');
-      tdBe.setAttribute('data-label', 'Backend');
-      tr.appendChild(tdBe);
+      cell(tr, 'nowrap', r.backend || '—', 'Backend');
+      cell(tr, 'mono nowrap', r.upstream || '—', 'Upstream');
 
-      const tdUp = el('td', 'mono nowrap', r.upstream || '—');
-      tdUp.setAttribute('data-label', 'Upstream');
-      tr.appendChild(tdUp);
-
-      const tdReq = el('td');
-      tdReq.setAttribute('data-label', 'Requires (any of)');
+      const tdReq = cell(tr, null, null, 'Requires (any of)');
       if (requires.length) {
         const ul = el('ul', 'chips');
         requires.forEach(function (x) {
@@ -468,10 +473,8 @@
       } else {
         tdReq.appendChild(el('span', 'muted', 'none'));
       }
-      tr.appendChild(tdReq);
 
-      const tdTok = el('td');
-      tdTok.setAttribute('data-label', 'Token');
+      const tdTok = cell(tr, null, null, 'Token');
       tr.setAttribute('data-route', (r.method || '') + ' ' + (r.path || ''));
       tr.setAttribute('data-usable', !decoded(tok) ? 'unknown' : tok.stale === true ? 'unusable'
         : r.allowed === true ? 'allowed' : 'missing-role');
@@ -493,10 +496,8 @@
         }
         tr.className = 'row-bad';
       }
-      tr.appendChild(tdTok);
 
-      const tdEn = el('td');
-      tdEn.setAttribute('data-label', 'Enabled');
+      const tdEn = cell(tr, null, null, 'Enabled');
       if (r.enabled === false) {
         tdEn.appendChild(el('span', 'badge badge-off', 'disabled'));
         if (String(r.method).toUpperCase() !== 'GET' && allowWrite !== true) {
@@ -505,8 +506,6 @@
       } else {
         tdEn.appendChild(el('span', 'badge badge-ok', 'enabled'));
       }
-      tr.appendChild(tdEn);
-      tbody.appendChild(tr);
     });
   }
 
@@ -518,7 +517,7 @@
   function renderRequests(d) {
     const table = $('requests');
     const thead = table.tHead, tbody = table.tBodies[0];
-    clear(thead); clear(tbody);
+    clear(thead);
     if (table.tFoot) table.deleteTFoot();
     const byRoute = isObj(get(d.requests, 'by_route')) ? d.requests.by_route : {};
     const names = Object.keys(byRoute).filter((k) => isObj(byRoute[k])).sort();
@@ -527,40 +526,29 @@
     const key = (c) => (/^\d+$/.test(c) ? Number(c) : 1e9);
     const cols = Array.from(codes).sort((a, b) => key(a) - key(b) || (a < b ? -1 : a > b ? 1 : 0));
 
-    if (names.length === 0) {
-      const tr = el('tr');
-      const td = el('td', 'empty', 'No requests yet.');
-      tr.appendChild(td);
-      tbody.appendChild(tr);
-      return;
-    }
+    const colTotals = cols.map(() => 0);
+    if (!fillRows(tbody, names, 0, 'No requests yet.', function (n, tr) {
+      cell(tr, 'mono', n);
+      let sum = 0;
+      cols.forEach(function (c, i) {
+        const v = Number(byRoute[n][c]);
+        const has = isNum(v) && byRoute[n][c] !== undefined;
+        if (has) { sum += v; colTotals[i] += v; }
+        cell(tr, 'num' + (has && v > 0 ? ' ' + statusClass(c) : ' muted'), has ? fmtInt(v) : '·');
+      });
+      cell(tr, 'num', fmtInt(sum));
+    })) return;
     const hr = el('tr');
     hr.appendChild(el('th', null, 'Route'));
     cols.forEach(function (c) { hr.appendChild(el('th', 'num ' + statusClass(c), c)); });
     hr.appendChild(el('th', 'num', 'Total'));
     thead.appendChild(hr);
 
-    const colTotals = cols.map(() => 0);
-    names.forEach(function (n) {
-      const tr = el('tr');
-      tr.appendChild(el('td', 'mono', n));
-      let sum = 0;
-      cols.forEach(function (c, i) {
-        const v = Number(byRoute[n][c]);
-        const has = isNum(v) && byRoute[n][c] !== undefined;
-        if (has) { sum += v; colTotals[i] += v; }
-        tr.appendChild(el('td', 'num' + (has && v > 0 ? ' ' + statusClass(c) : ' muted'), has ? fmtInt(v) : '·'));
-      });
-      tr.appendChild(el('td', 'num', fmtInt(sum)));
-      tbody.appendChild(tr);
-    });
-    const tf = table.createTFoot();
-    const fr = el('tr');
-    fr.appendChild(el('td', null, 'all'));
+    const fr = table.createTFoot().appendChild(el('tr'));
+    cell(fr, null, 'all');
     let all = 0;
-    colTotals.forEach(function (v, i) { all += v; fr.appendChild(el('td', 'num ' + statusClass(cols[i]), fmtInt(v))); });
-    fr.appendChild(el('td', 'num', fmtInt(all)));
-    tf.appendChild(fr);
+    colTotals.forEach(function (v, i) { all += v; cell(fr, 'num ' + statusClass(cols[i]), fmtInt(v)); });
+    cell(fr, 'num', fmtInt(all));
   }
 
   function fmtBytes(x) {
@@ -589,36 +577,23 @@
       p.textContent = 'Cache off (cache = off): every request that passes the rate limit goes upstream.';
     }
     p.setAttribute('data-hits', String(isNum(c.hits) ? c.hits : 0));
-    const tbody = $('quota').tBodies[0];
-    clear(tbody);
-    const groups = arr(q.groups).filter(isObj);
-    if (groups.length === 0) {
-      const tr = el('tr');
-      const td = el('td', 'empty', 'No quota groups.');
-      td.colSpan = 11;
-      tr.appendChild(td);
-      tbody.appendChild(tr);
-      return;
-    }
-    groups.forEach(function (g) {
+    fillRows($('quota').tBodies[0], arr(q.groups).filter(isObj), 11, 'No quota groups.', function (g, tr) {
       const a = isObj(g.answered) ? g.answered : {};
-      const tr = el('tr');
       tr.setAttribute('data-group', str(g.name));
       tr.setAttribute('data-calls-minute', String(isNum(g.calls_minute) ? g.calls_minute : ''));
       tr.setAttribute('data-calls-hour', String(isNum(g.calls_hour) ? g.calls_hour : ''));
       tr.setAttribute('data-hits', String(isNum(a.hit) ? a.hit : ''));
       tr.setAttribute('data-local-429', String(isNum(a.local_429) ? a.local_429 : ''));
       tr.setAttribute('data-closed', g.closed === true ? 'yes' : 'no');
-      tr.appendChild(el('td', 'mono', str(g.name)));
-      const m = el('td', 'num', ofLimit(g.calls_minute, g.limit_minute));
+      cell(tr, 'mono', str(g.name));
+      const m = cell(tr, 'num', ofLimit(g.calls_minute, g.limit_minute));
       if (isNum(g.limit_minute) && g.calls_minute >= g.limit_minute) m.classList.add('s4');
-      tr.appendChild(m);
-      tr.appendChild(el('td', 'num', ofLimit(g.calls_hour, g.limit_hour)));
+      cell(tr, 'num', ofLimit(g.calls_hour, g.limit_hour));
       const left = g.limited === true ?
         (isNum(g.remaining_minute) ? fmtInt(g.remaining_minute) : '∞') + ' / ' +
         (isNum(g.remaining_hour) ? fmtInt(g.remaining_hour) : '∞') : 'no limit';
-      tr.appendChild(el('td', 'num', left));
-      const st = el('td');
+      cell(tr, 'num', left);
+      const st = cell(tr);
       if (g.closed === true) {
         const until = g.closed_until;
         st.appendChild(el('span', 'badge badge-bad', 'closed'));
@@ -629,16 +604,13 @@
         st.appendChild(el('span', 'badge badge-ok', 'open'));
       }
       if (isNum(g.upstream_429) && g.upstream_429 > 0) st.appendChild(el('span', 'muted', ' · ' + fmtInt(g.upstream_429) + ' seen'));
-      tr.appendChild(st);
-      tr.appendChild(el('td', 'num', fmtInt(a.hit)));
-      tr.appendChild(el('td', 'num', fmtInt(a.coalesced)));
-      tr.appendChild(el('td', 'num', fmtInt(a.stale)));
-      const l = el('td', 'num', fmtInt(a.local_429));
+      cell(tr, 'num', fmtInt(a.hit));
+      cell(tr, 'num', fmtInt(a.coalesced));
+      cell(tr, 'num', fmtInt(a.stale));
+      const l = cell(tr, 'num', fmtInt(a.local_429));
       if (isNum(a.local_429) && a.local_429 > 0) l.classList.add('s4');
-      tr.appendChild(l);
-      tr.appendChild(el('td', 'num', fmtInt(g.avoided)));
-      tr.appendChild(el('td', 'num', fmtRatio(g.hit_ratio)));
-      tbody.appendChild(tr);
+      cell(tr, 'num', fmtInt(g.avoided));
+      cell(tr, 'num', fmtRatio(g.hit_ratio));
     });
   }
 
