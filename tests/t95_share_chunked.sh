@@ -148,5 +148,44 @@ is "$(sha256sum "$T"/s[12].b | awk '{ print $1 }' | sort -u)" \
 req GET /incidents
 is "$CODE" 200 "afterwards: a plain GET answers 200"
 kill -0 "$GW_PID"; ok $? "defgate still running"
+stop_defgate
+is "$?" 0 "defgate exits 0 on SIGTERM"
+
+# ---- an entry may take 10 MiB: the first reader stalls ----
+# Of unknown length, the answer is known too large to store only once
+# 10 MiB have come, more than the first reader's socket takes while its
+# client reads nothing. The followers must not wait for that client: the
+# answer is shared once that client begins to get it, so the stalled one
+# is cut and the others read on, as in the first part with a small share.
+start_defgate --set cache=on --set cache_ttl=120 --set cache_max_bytes=100m \
+    --set cache_max_share=10
+wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
+fake_ctl config '{"latency_ms":3000}' >/dev/null
+big
+c0=$(calls) k0=$(cuts)
+$SLOW "$GW_PORT" /incidents stall 15 > "$T/g.out" &
+SP=$!
+arrived 1
+get g 4
+is "$(( $(calls) - c0 ))" 1 "10 MiB share: a stalled reader and 4 others: 1 upstream call"
+bodies g 4 "... the 4 others"
+is "$(( $(cuts) - k0 ))" 1 "... the stalled reader was cut (logged)"
+wait "$SP"
+like "$(cat "$T/g.out")" "OF chunked short" \
+    "... and its answer ends short: $(cat "$T/g.out")"
+
+# ---- shared as it streams, yet small enough to store ----
+# 200 KB: more than the first reader's buffer, so shared while it comes,
+# and stored once whole
+big 200000
+c0=$(calls)
+get h 6
+is "$(( $(calls) - c0 ))" 1 "6 GETs of a 200 KB chunked answer: 1 upstream call"
+bodies h 6 "... 6" 200000
+is "$(cat "$T"/h.*.h | grep -ci '^X-Cache: COALESCED')" 5 "... 5 X-Cache: COALESCED"
+fetch "$T/h.7"
+like "$(tr -d '\r' < "$T/h.7.h")" "X-Cache: HIT" "... the next one: a HIT"
+is "$(cat "$T/h.7.sum")" "$(padded 200000)" "... with the same body"
+is "$(( $(calls) - c0 ))" 1 "... and no other call"
 
 done_testing
