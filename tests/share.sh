@@ -32,14 +32,15 @@ big() {
 	done
 }
 # arrived N: wait until N requests are in flight: a reader meant to come
-# first (or second) has, on a loaded machine too
+# first (or second) has, on a loaded machine too (one that comes too late
+# shows as a second upstream call)
 arrived() {
 	_i=0
-	while [ "$(inflight)" -lt "$1" ]; do
+	while [ "$(inflight)" -lt "$1" ] && [ "$_i" -lt 100 ]; do
 		_i=$((_i + 1))
-		[ "$_i" -gt 100 ] && bail "request $1 did not arrive"
 		sleep 0.1
 	done
+	[ "$_i" -lt 100 ] || diag "request $1 did not arrive within 10 s"
 }
 # fetch FILE [CURL-ARGS...]: GET /incidents, the body's sha256 (not the
 # body: 24 MiB times 20 written to disk can stall a client long enough to
@@ -49,8 +50,7 @@ fetch() {
 	_f=$1
 	shift
 	curl -s --max-time 90 -D "$_f.h" -w '%{stderr}%{size_download}\n' \
-	    "$@" "$GW/incidents" 2>"$_f.size" | sha256sum | cut -c1-64 \
-	    > "$_f.sum"
+	    "$@" "$GW/incidents" 2>"$_f.size" | sha256sum > "$_f.sum"
 	echo "${PIPESTATUS[0]}" > "$_f.rc"
 }
 export -f fetch
@@ -71,7 +71,7 @@ bodies() {
 	[ "$_rc" = "0 " ] || diag "$(grep 'cut:' "$GW_LOG" | tail -3)"
 	is "$(cat "$T"/$1.*.size | sort -u)" "${4:-$BIG}" \
 	    "... each complete (${4:-$BIG} bytes)"
-	is "$(cat "$T"/$1.*.sum | sort -u)" "$(padded "${4:-$BIG}")" \
+	is "$(cat "$T"/$1.*.sum | cut -c1-64 | sort -u)" "$(padded "${4:-$BIG}")" \
 	    "... each the body the API sent (sha256)"
 }
 # second PREFIX MODE ARG: a big answer read by curl ($T/PREFIX.0.*), a

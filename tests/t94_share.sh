@@ -12,10 +12,10 @@ start_fake
 start_defgate --set cache=on --set cache_ttl=120 --set cache_max_bytes=64k \
     --set cache_max_share=10
 wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
-# every API call waits 3 s: identical requests arrive meanwhile (one that
+# every API call waits 5 s: identical requests arrive meanwhile (one that
 # arrives once the answer has begun makes its own call: a loaded machine
-# starting python late would show as 2 calls)
-fake_ctl config '{"latency_ms":3000}' >/dev/null
+# starting the clients late would show as 2 calls)
+fake_ctl config '{"latency_ms":5000}' >/dev/null
 
 # ---- 20 identical GETs: one upstream call, 20 identical bodies ----
 big

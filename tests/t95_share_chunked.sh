@@ -185,7 +185,7 @@ bodies h 6 "... 6" 200000
 is "$(cat "$T"/h.*.h | grep -ci '^X-Cache: COALESCED')" 5 "... 5 X-Cache: COALESCED"
 fetch "$T/h.7"
 like "$(tr -d '\r' < "$T/h.7.h")" "X-Cache: HIT" "... the next one: a HIT"
-is "$(cat "$T/h.7.sum")" "$(padded 200000)" "... with the same body"
+is "$(cut -c1-64 "$T/h.7.sum")" "$(padded 200000)" "... with the same body"
 is "$(( $(calls) - c0 ))" 1 "... and no other call"
 
 done_testing
