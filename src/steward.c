@@ -467,12 +467,15 @@ steward_headers(struct MHD_Response *resp, const struct job *j)
 /* ---- back ---- */
 
 /*
- * The leader's 200 will not be stored (over the size share): rather than
- * each waiter making its own upstream call afterwards, they all read this
- * one exchange from its first byte. The cache's copy so far plus this
- * chunk is the whole body, whatever the leader's client has read already.
- * Identical requests arriving later no longer find the flight and go
- * upstream themselves (possibly leading a flight of their own).
+ * The leader's 200 will not be stored (over the size share), or is
+ * streamed to its client before it is whole (of unknown length, larger
+ * than the leader's buffer): rather than each waiter making its own
+ * upstream call afterwards, or waiting for the leader's client to read it
+ * all, they all read this one exchange from its first byte. The cache's
+ * copy so far plus this chunk is the whole body, whatever the leader's
+ * client has read already. Identical requests arriving later no longer
+ * find the flight and go upstream themselves (possibly leading a flight
+ * of their own).
  */
 static void
 share(struct job *j, const char *b, size_t n)
@@ -501,8 +504,9 @@ share(struct job *j, const char *b, size_t n)
 			nf++;
 	pthread_mutex_unlock(&j->mu);
 	if (ok)
-		log_debug("%s: the answer is too large to store: %d "
-		    "identical request(s) read it as it comes", j->reqid, nf);
+		log_debug("%s: %s: %d identical request(s) read it as it "
+		    "comes", j->reqid, t->give_up ? "the answer is too large "
+		    "to store" : "the answer streams", nf);
 	flights_wake(f);	/* followers stream, the rest go alone */
 }
 
@@ -520,7 +524,17 @@ steward_body(struct job *j, const char *b, size_t n)
 		if (t->leader)
 			share(j, b, n);
 		buf_free(&t->body);
-	}
+	} else if (t->leader && j->content_length < 0 &&
+	    t->body.len > JOB_RING_MAX)
+		/*
+		 * Of unknown length and more than the leader's buffer: its
+		 * client is reading it already. Were it shared only once over
+		 * the share (up to max_entry bytes on), the followers would
+		 * start that far behind the leader, hold the transfer up
+		 * until they caught up, and be cut for it as too slow. The
+		 * copy goes on: an answer that fits is still stored.
+		 */
+		share(j, NULL, 0);
 }
 
 static void

@@ -15,9 +15,11 @@
  *    call, no quota) and is answered from the entry the first one stores
  *    (X-Cache: COALESCED): one upstream call, identical complete bodies,
  *    and no shared buffer for a slow reader to hold up. When the first
- *    one's 200 is over the size share, the waiters instead read its one
- *    exchange as it comes (job_share_begin, job.h: a window bounded per
- *    exchange; a reader holding it full too long is cut); identical
+ *    one's 200 is over the size share, or of unknown length and more than
+ *    its client's buffer (so that client reads it before it is whole), the
+ *    waiters instead read its one exchange as it comes (job_share_begin,
+ *    job.h: a window bounded per exchange; a reader holding it full too
+ *    long is cut; an answer that fits is still stored); identical
  *    requests arriving after that make their own call. When the first one
  *    stores nothing otherwise (an error), each waiter goes on by itself,
  *    once. A client's no-cache never waits;
@@ -105,8 +107,9 @@ enum MHD_Result	 steward_answer(struct MHD_Connection *, struct gw_request *,
 void		 steward_headers(struct MHD_Response *, const struct job *);
 
 /* Back: n body bytes of the final answer arrived (after they were
- * stored for the client); the first ones over the share of a leader with
- * waiters make it a shared answer (each waiter's request->follow). */
+ * stored for the client); the first ones over the share, or of an answer
+ * of unknown length past JOB_RING_MAX, of a leader with waiters make it a
+ * shared answer (each waiter's request->follow). */
 void		 steward_body(struct job *, const char *, size_t);
 /* Back: the transfer ended (j->done set, j->mu not held). */
 void		 steward_finished(struct job *);

@@ -12,7 +12,7 @@
  *           [--federated-key PEMFILE] [--mi] [--mi-port N]
  *           [--mi-port-file PATH] [--mi-client-id ID]
  *           [--mi-identity-header SECRET] [--mi-expires-on-number]
- *           [--quota] [--quota-limit GROUP=LIMITS]
+ *           [--quota] [--quota-limit GROUP=LIMITS] [--chunked]
  *
  * --roles (alias --defender-roles), --graph-roles, --mde-roles: the roles
  * of that audience's tokens, comma-separated ("" : no roles claim; absent:
@@ -29,6 +29,9 @@
  * throttled); also when the environment has FAKEAPI_QUOTA=1.
  * --quota-limit GROUP=LIMITS (repeatable): other limits for a group
  * (incidents, hunting, mde, graph), e.g. incidents=3/2s or hunting=off.
+ * --chunked: the padded answers of the "huge" and "reset_body" faults
+ * are sent chunked, without a Content-Length (tests of answers whose
+ * size the daemon learns only at their end).
  *
  * The fake's own behaviour (faults, records, /_sim/ control endpoints)
  * is in fake_hooks.c, plugged into the sim through its hooks.
@@ -63,7 +66,7 @@ usage(void)
 	    "               [--mi] [--mi-port N] [--mi-port-file PATH]\n"
 	    "               [--mi-client-id ID] [--mi-identity-header H]\n"
 	    "               [--mi-expires-on-number] [--quota]\n"
-	    "               [--quota-limit GROUP=LIMITS]\n");
+	    "               [--quota-limit GROUP=LIMITS] [--chunked]\n");
 	exit(2);
 }
 
@@ -180,6 +183,10 @@ main(int argc, char *argv[])
 		}
 		if (strcmp(a, "--quota") == 0) {
 			o.quota = 1;
+			continue;
+		}
+		if (strcmp(a, "--chunked") == 0) {
+			o.pad_chunked = 1;
 			continue;
 		}
 		if (v == NULL)

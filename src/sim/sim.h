@@ -114,6 +114,13 @@ struct sim_options {
 	 */
 	int		 quota;
 	const char	*quota_limits[SIM_QUOTA_N];
+	/*
+	 * pad_chunked: padded answers (sim_reply_padded) go out without a
+	 * Content-Length, chunked, as an API streaming a list of unknown
+	 * length sends them (for tests of that framing; the demo leaves it
+	 * 0).
+	 */
+	int		 pad_chunked;
 };
 
 struct sim	*sim_start(const struct sim_options *, char **err);
@@ -212,7 +219,8 @@ enum sim_verdict sim_reply_entra_error(struct sim_req *, unsigned status,
 /* The request's API's own error for status (403: the roles message). */
 enum sim_verdict sim_reply_api_error(struct sim_req *, unsigned status,
 		    long retry_after);
-/* A valid JSON list of exactly total bytes; cut: reset after a third. */
+/* A valid JSON list of exactly total bytes; cut: reset after a third.
+ * Chunked, without a Content-Length, when the sim has pad_chunked. */
 enum sim_verdict sim_reply_padded(struct sim_req *, uint64_t total, int cut);
 
 #endif

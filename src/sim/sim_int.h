@@ -255,6 +255,7 @@ struct sim {
 	unsigned short		 mi_port;
 	char			*mi_client, *mi_header;
 	int			 mi_expires_number;
+	int			 pad_chunked;	/* padded answers: no length */
 
 	pthread_mutex_t		 mtx;		/* guards what follows */
 	char			*roles[SIM_AUD_N];	/* NULL: all roles */

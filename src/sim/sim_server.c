@@ -319,7 +319,9 @@ sim_pad_response(struct sim_req *r, uint64_t total, int cut)
 	st->s = r->s;
 	st->kind = cut ? S_CUT : S_PAD;
 	st->total = total < min ? min : total;
-	return (stream_start(st, st->total));
+	/* unknown size: MHD frames the body with chunked encoding */
+	return (stream_start(st, r->s->pad_chunked ? MHD_SIZE_UNKNOWN :
+	    st->total));
 }
 
 /* ---- settings ---- */
@@ -900,6 +902,7 @@ sim_start(const struct sim_options *o, char **err)
 	    o->token_lifetime : 3599;
 	s->version0 = s->version = o->token_version == 2 ? 2 : 1;
 	s->verbose = o->verbose;
+	s->pad_chunked = o->pad_chunked;
 	if (o->hooks != NULL)
 		s->hooks = *o->hooks;
 	if (o->cert_pem != NULL && sim_tls_cert(o->cert_pem, &s->cert_key,
