@@ -247,7 +247,12 @@ publish(struct tokensrc *ts)
 
 	pthread_mutex_lock(&ts->mu);
 	v->used = ts->pol.used;
-	if (ts->pol.refreshing)
+	/*
+	 * A credential that fails stays "error" while its retry is in
+	 * flight: the page must not flip to "refreshing" and back with
+	 * every attempt, and with no valid token that error is the news.
+	 */
+	if (ts->pol.refreshing && (valid || !ts->have_error))
 		v->state = TOKEN_REFRESHING;
 	else if (valid)
 		v->state = TOKEN_VALID;

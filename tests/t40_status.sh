@@ -259,6 +259,17 @@ is "$(json .error.code)" TokenUnavailable "wrong secret: GET /incidents TokenUna
 like "$(json .error.message)" AADSTS7000215 "wrong secret: GET /incidents names AADSTS7000215"
 keep
 is "$(fake_stat .api_requests)" "$a0" "wrong secret: nothing forwarded without a token"
+# a failing credential stays "error" while its retry is in flight, so the
+# page does not flip to "refreshing" with every attempt: the retry hangs
+t0=$(fake_stat .token_requests)
+fake_fault '{"target":"token","kind":"hang","delay_ms":5000}'
+i=0
+while [ "$(fake_stat .token_requests)" -le "$t0" ]; do
+	i=$((i + 1)); [ "$i" -gt 300 ] && break
+	sleep 0.1
+done
+status_json
+is "$(sj .token.state)" error "wrong secret: token.state stays error while the retry is in flight ($i)"
 req GET /healthz
 is "$CODE" 200 "/healthz 200 even without a token"
 req GET /status
