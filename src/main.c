@@ -774,6 +774,7 @@ main(int argc, char **argv)
 		demo_stop(&demo);
 		exit(1);
 	}
+	status_set_threads(httpd_threads());
 	log_info("defgate %s listening on %s (port %u), forwarding to %s, "
 	    "%s and %s; %u front thread(s)", PACKAGE_VERSION, cf->listen,
 	    httpd_port(), cf->api_url, cf->graph_url, cf->mde_url,

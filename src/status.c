@@ -13,7 +13,6 @@
 #include "cfgref.h"
 #include "config.h"
 #include "cred.h"
-#include "httpd.h"
 #include "hunting.h"
 #include "oauth.h"
 #include "quota.h"
@@ -60,6 +59,7 @@ static struct {
 	const struct gw_config	*cf;	/* a reference */
 	struct tokensrc		*src[BACKEND__COUNT];
 	int			 demo;
+	unsigned int		 threads;	/* front workers running */
 	long long		 started;
 } st = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -77,6 +77,14 @@ void
 status_set_config(const struct gw_config *cf)
 {
 	cfgref_swap(&st.mu, &st.cf, cf);
+}
+
+void
+status_set_threads(unsigned int n)
+{
+	pthread_mutex_lock(&st.mu);
+	st.threads = n;
+	pthread_mutex_unlock(&st.mu);
 }
 
 void
@@ -451,7 +459,7 @@ render_config(cJSON *c)
 	 * The workers running, not cf->threads: the pool is sized once at
 	 * start (a reload keeps it) and lowered to max_clients.
 	 */
-	cJSON_AddNumberToObject(c, "threads", (double)httpd_threads());
+	cJSON_AddNumberToObject(c, "threads", (double)st.threads);
 	cJSON_AddBoolToObject(c, "demo", st.demo);
 }
 

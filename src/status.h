@@ -5,7 +5,7 @@
  *    back thread (upstream latency, last 403 text under a small mutex);
  *  - views: rendered on demand from the route table (routes.h), the
  *    token sources' views (tokensrc_view), the hunting selection
- *    (hunting.h) and the front's pool size (httpd_threads). Nothing
+ *    (hunting.h) and the front's pool size (status_set_threads). Nothing
  *    pushes token state into status.c.
  *  - the quota card ("quota" in /status.json): per quota group the
  *    upstream calls made in the last minute and hour (quota.h, fed here by
@@ -32,6 +32,8 @@ void	 status_init(const struct gw_config *, int demo);
 /* Main thread, after SIGHUP: the config shown (takes a reference). */
 void	 status_set_config(const struct gw_config *);
 /* Main thread: the token sources to show (valid until status_cleanup). */
+/* Main thread, once the front runs: its worker count (httpd_threads). */
+void	 status_set_threads(unsigned int);
 void	 status_set_sources(struct tokensrc *const src[BACKEND__COUNT]);
 void	 status_cleanup(void);
 /* Front threads: count a finished request of route row id (-1: none). */
