@@ -88,30 +88,41 @@ second() {
 	get "$1" 8
 }
 
-# share_readers SHORT: the scenarios of readers that stall, read slowly or
-# hang up; SHORT is what slowread.py says of an answer it did not get whole
-share_readers() {
-	# ---- the first reader stalls: cut, the others finish, memory bounded
+# stalled PREFIX N SECONDS SHORT [LABEL [KIB]]: a big answer whose first
+# reader reads nothing for SECONDS while N others read it: 1 upstream call,
+# the N complete, the stalled one cut (logged), the daemon's peak RSS grown
+# by less than KIB (default: half the answer; add what the cache may hold
+# of an answer of unknown length), and the stalled reader's answer ends
+# short (SHORT); sets c0
+stalled() {
 	big
 	c0=$(calls) k0=$(cuts) h0=$(hwm)
-	$SLOW "$GW_PORT" /incidents stall 12 > "$T/stall.out" &
+	$SLOW "$GW_PORT" /incidents stall "$3" > "$T/$1.out" &
 	SP=$!
 	arrived 1
-	get b 10
-	is "$(( $(calls) - c0 ))" 1 "a stalled reader and 10 others: 1 upstream call"
-	bodies b 10 "... the 10 others"
+	get "$1" "$2"
+	is "$(( $(calls) - c0 ))" 1 "${5:-}a stalled reader and $2 others: 1 upstream call"
+	bodies "$1" "$2" "... the $2 others"
 	[ "$(cuts)" -gt "$k0" ]; ok $? "... the stalled reader was cut (logged)"
 	h1=$(hwm)
 	if ldd "$DEFGATE" 2>/dev/null | grep -Eq 'lib(a|t)san'; then
 		# a sanitizer's shadow memory and quarantine say nothing here
 		ok 0 "... peak RSS not checked in a sanitizer build"
 	else
-		[ $(( h1 - h0 )) -lt $(( BIG / 1024 / 2 )) ]
-		ok $? "... peak RSS grew $(( h1 - h0 )) KiB, far less than the answer ($(( BIG / 1024 )) KiB)"
+		_kib=${6:-$(( BIG / 1024 / 2 ))}
+		[ $(( h1 - h0 )) -lt "$_kib" ]
+		ok $? "... peak RSS grew $(( h1 - h0 )) KiB (bound $_kib), less than the answer ($(( BIG / 1024 )) KiB)"
 	fi
 	wait "$SP"
-	like "$(cat "$T/stall.out")" "$1" \
-	    "... and its answer ends short: $(cat "$T/stall.out")"
+	like "$(cat "$T/$1.out")" "$4" \
+	    "... and its answer ends short: $(cat "$T/$1.out")"
+}
+
+# share_readers SHORT: the scenarios of readers that stall, read slowly or
+# hang up; SHORT is what slowread.py says of an answer it did not get whole
+share_readers() {
+	# ---- the first reader stalls: cut, the others finish, memory bounded
+	stalled b 10 12 "$1"
 
 	# ---- a follower reading 2 KiB/s is cut too
 	k0=$(cuts)
