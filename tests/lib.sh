@@ -204,8 +204,13 @@ req() {
 	shift 2
 	BODY=$(curl -sS -X "$_m" -D "$T/h" -o - -w '\n%{http_code}' "$@" \
 	    "$GW$_p" 2>"$T/curl.err")
-	# in bash, not pipelines: the suite's CPU goes mostly to forks and
-	# execs, and req is its most common call
+	split_code
+}
+# split_code: BODY is an answer then a line with curl's %{http_code}: the
+# code to CODE, the answer without its trailing newlines to BODY. In bash,
+# not pipelines: the suite's CPU goes mostly to forks and execs, and req
+# is its most common call.
+split_code() {
 	CODE=${BODY##*$'\n'}
 	BODY=${BODY%$'\n'*}
 	while [ "${BODY%$'\n'}" != "$BODY" ]; do	# as $(...) would
@@ -225,4 +230,4 @@ hdr() {
 		fi
 	done < "$T/h"
 }
-json() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }
+json() { jq -r "$1" 2>/dev/null <<<"$BODY"; }	# a here-string: no pipeline fork

@@ -38,8 +38,7 @@ api() {
 	shift 3
 	BODY=$(curl -sS --cacert "$CA" -X "$_m" -D "$T/h" -o - -w '\n%{http_code}' \
 	    -H "Authorization: Bearer $_t" "$@" "$FAKE_URL$_p")
-	CODE=$(printf '%s' "$BODY" | tail -n 1)
-	BODY=$(printf '%s' "$BODY" | sed '$d')
+	split_code
 }
 
 start_fake
