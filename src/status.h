@@ -31,9 +31,9 @@ struct tokensrc;
 void	 status_init(const struct gw_config *, int demo);
 /* Main thread, after SIGHUP: the config shown (takes a reference). */
 void	 status_set_config(const struct gw_config *);
-/* Main thread: the token sources to show (valid until status_cleanup). */
 /* Main thread, once the front runs: its worker count (httpd_threads). */
 void	 status_set_threads(unsigned int);
+/* Main thread: the token sources to show (valid until status_cleanup). */
 void	 status_set_sources(struct tokensrc *const src[BACKEND__COUNT]);
 void	 status_cleanup(void);
 /* Front threads: count a finished request of route row id (-1: none). */
