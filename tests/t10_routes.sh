@@ -15,8 +15,7 @@ direct() {
 	    tr -d '\r' | sed 's/^ //')
 }
 count() { # count N URL-PATH PARALLEL: prints how many answered 200
-	seq "$1" | xargs -P "$3" -I{} curl -s -o /dev/null -w '%{http_code}\n' \
-	    "$GW$2" | grep -c '^200$'
+	burst "$1" "$3" "$2" | grep -c '^200$'
 }
 
 start_fake

@@ -10,12 +10,11 @@ start_fake
 # hangs 1.5 s while 100 clients arrive; exactly one token request is made
 fake_fault '{"target":"token","kind":"hang","delay_ms":1500}'
 start_defgate
-codes=$(seq 100 | xargs -P 100 -I{} curl -s -o /dev/null -w '%{http_code}\n' \
-    "$GW/incidents" | sort | uniq -c | tr -s ' ')
+codes=$(burst 100 100 /incidents | sort | uniq -c | tr -s ' ')
 is "$codes" " 100 200" "cold start: 100 concurrent requests all answered 200"
 is "$(fake_stat .token_requests)" 1 "cold start: exactly one token request"
 
-for i in $(seq 30); do curl -s -o /dev/null "$GW/incidents?\$top=1"; done
+burst 30 1 "/incidents?\$top=1" >/dev/null
 is "$(fake_stat .token_requests)" 1 "one token request for 130 API requests"
 
 # --- upstream 401 (token revoked): refresh once, retry once, succeed;
