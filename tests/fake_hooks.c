@@ -4,7 +4,8 @@
  * daemon. Through the sim's hooks it
  *   - counts and records every request (token requests per audience, API
  *     requests per audience, connections; the last of each, secrets
- *     redacted) for GET /_sim/stats;
+ *     redacted) for GET /_sim/stats, and one value of it for
+ *     GET /_sim/stats/A/B (.A.B);
  *   - injects faults: queued ones (POST /_sim/fault) into the token
  *     endpoint or the APIs, optionally only for one audience or path
  *     prefix, and random ones for the soak test (POST /_sim/config);
@@ -833,8 +834,8 @@ hook_api(struct fake *s, struct sim_req *r)
 
 /* ---- control endpoints (/_sim/...) ---- */
 
-static char *
-stats_json(struct fake *s, struct sim *sim)
+static cJSON *
+stats_obj(struct fake *s, struct sim *sim)
 {
 	cJSON	*o = cJSON_CreateObject(), *ta, *aa, *ro;
 	char	*roles, *quota;
@@ -873,7 +874,52 @@ stats_json(struct fake *s, struct sim *sim)
 	quota = sim_quota_stats(sim);
 	cJSON_AddItemToObject(o, "quota", cJSON_Parse(quota));
 	free(quota);
-	return (print_json(o));
+	return (o);
+}
+
+/*
+ * GET /_sim/stats/A/B: the scalar at .A.B of the stats as `jq -r` prints
+ * it (a string raw, a missing key as null), then a newline; 422 for an
+ * object or an array. One request instead of a curl and a jq per count
+ * in the tests (tests/lib.sh, fake_stat).
+ */
+static enum sim_verdict
+stats_field(struct sim_req *r, struct fake *s, struct sim *sim,
+    const char *path)
+{
+	cJSON		*o = stats_obj(s, sim), *v = o;
+	char		 key[64], *t = NULL;
+	size_t		 n;
+	unsigned	 status = 200;
+
+	while (v != NULL && *path != '\0') {
+		n = strcspn(path, "/");
+		if (n == 0 || n >= sizeof(key)) {
+			v = NULL;
+			break;
+		}
+		memcpy(key, path, n);
+		key[n] = '\0';
+		v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, key) :
+		    NULL;
+		path += n + (path[n] == '/');
+	}
+	if (v != NULL && (cJSON_IsObject(v) || cJSON_IsArray(v))) {
+		status = 422;
+		t = ctl_error("not a scalar: read GET /_sim/stats whole");
+	} else {
+		char *j = v == NULL || cJSON_IsNull(v) ? xstrdup("null") :
+		    cJSON_IsString(v) ? xstrdup(v->valuestring) :
+		    cJSON_PrintUnformatted(v);
+
+		n = strlen(j);
+		t = xmalloc(n + 2);
+		memcpy(t, j, n);
+		memcpy(t + n, "\n", 2);
+		free(j);
+	}
+	cJSON_Delete(o);
+	return (ctl_answer(r, status, t));
 }
 
 static void
@@ -1083,7 +1129,12 @@ handle_control(struct fake *s, struct sim *sim, struct sim_req *r)
 	if (strcmp(name, "stats") == 0) {
 		if (strcmp(method, "GET") != 0)
 			return (ctl_answer(r, 405, ctl_error("use GET")));
-		return (ctl_answer(r, 200, stats_json(s, sim)));
+		return (ctl_answer(r, 200, print_json(stats_obj(s, sim))));
+	}
+	if (strncmp(name, "stats/", 6) == 0) {
+		if (strcmp(method, "GET") != 0)
+			return (ctl_answer(r, 405, ctl_error("use GET")));
+		return (stats_field(r, s, sim, name + 6));
 	}
 	if (strcmp(name, "quota") == 0) {
 		if (strcmp(method, "GET") != 0)

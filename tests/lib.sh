@@ -134,7 +134,15 @@ fake_ctl() {
 	fi
 }
 fake_fault() { fake_ctl fault "$1" >/dev/null; }
-fake_stat() { fake_ctl stats | jq -r "$1"; }
+# fake_stat JQ-FILTER: a value of GET /_sim/stats as `jq -r` prints it; a
+# plain path (.a.b) is read by the fake itself (one curl, no jq)
+fake_stat() {
+	if [[ $1 =~ ^(\.[A-Za-z_][A-Za-z0-9_]*)+$ ]]; then
+		fake_ctl "stats${1//./\/}"
+	else
+		fake_ctl stats | jq -r "$1"
+	fi
+}
 
 # start_defgate [--set k=v ...]: config via the environment like a container;
 # sets GW (base URL), GW_PORT, GW_PID, GW_LOG

@@ -12,8 +12,16 @@ raw() {
 	printf '%s' "$1" >&3
 	RAW=$(timeout 5 cat <&3 | tr -d '\0')
 	exec 3<&- 3>&-
-	RCODE=$(printf '%s' "$RAW" | head -1 | cut -d' ' -f2)
-	RBODY=$(printf '%s' "$RAW" | sed '1,/^\r\{0,1\}$/d')
+	# in bash: the second word of the status line; the body after the
+	# first empty line (CRLF or LF), its trailing newlines dropped as $()
+	RCODE=${RAW%%$'\n'*}
+	RCODE=${RCODE#* }
+	RCODE=${RCODE%% *}
+	RBODY=
+	if [[ $RAW =~ $'\n'$'\r'?$'\n' ]]; then
+		RBODY=${RAW#*"${BASH_REMATCH[0]}"}
+		while [ "${RBODY%$'\n'}" != "$RBODY" ]; do RBODY=${RBODY%$'\n'}; done
+	fi
 }
 # gw_error CODE STATUS NAME: the gateway's error shape for the last req
 gw_error() {

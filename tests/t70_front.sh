@@ -15,14 +15,21 @@ probe() {
 	_name=$1 _st=$2 _code=$3
 	a0=$(api_count)
 	out=$($RAWHTTP send "$GW_PORT" "$4")
-	is "$(printf '%s\n' "$out" | sed -n 's/^STATUS //p' | head -1 | cut -d' ' -f1)" \
-	    "$_st" "$_name: $_st"
-	like "$(printf '%s\n' "$out" | sed -n 's/^STATUS //p' | head -1)" \
-	    application/json "$_name: JSON"
-	is "$(printf '%s\n' "$out" | sed -n 's/^BODY //p' | jq -r .error.code 2>/dev/null)" \
+	# rawhttp.py's lines, split in bash (no sed, head or cut per probe):
+	# the first STATUS line, every BODY and every END line
+	local _l _s= _b= _e=
+	while IFS= read -r _l; do
+		case $_l in
+		"STATUS "*) [ -n "$_s" ] || _s=${_l#STATUS } ;;
+		"BODY "*) _b+=${_l#BODY }$'\n' ;;
+		"END "*) _e+=${_l#END }$'\n' ;;
+		esac
+	done <<<"$out"
+	is "${_s%% *}" "$_st" "$_name: $_st"
+	like "$_s" application/json "$_name: JSON"
+	is "$(jq -r .error.code 2>/dev/null <<<"$_b")" \
 	    "$_code" "$_name: error.code $_code"
-	is "$(printf '%s\n' "$out" | sed -n 's/^END //p')" closed \
-	    "$_name: connection closed"
+	is "${_e%$'\n'}" closed "$_name: connection closed"
 	is "$(api_count)" "$a0" "$_name: nothing forwarded"
 }
 H='Host: localhost\r\n'
