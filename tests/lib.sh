@@ -214,15 +214,23 @@ req() {
 	    "$GW$_p" 2>"$T/curl.err")
 	split_code
 }
+# pcurl P [curl args...]: one curl process (a curl start costs about 30 ms
+# of CPU here) running its transfers P at a time, each of those on a
+# connection of its own, as P separate clients would
+pcurl() {
+	local _p=$1
+	shift
+	curl -s -Z --parallel-max "$_p" --parallel-immediate "$@"
+}
 # burst N PARALLEL PATH [curl args...]: N GETs of $GW$PATH from one curl
-# process (a curl start costs about 30 ms of CPU here), PARALLEL at a time,
-# each of those on a connection of its own; prints each status code on a
-# line. PATH must not hold curl's glob characters ([]{}).
+# process, PARALLEL at a time (pcurl) or one after the other on one
+# connection; prints each status code on a line. PATH must not hold
+# curl's glob characters ([]{}).
 burst() {
 	local _n=$1 _p=$2 _u=$3
 	shift 3
-	[ "$_p" -gt 1 ] && set -- -Z --parallel-max "$_p" --parallel-immediate "$@"
-	curl -s -o /dev/null -w '%{http_code}\n' "$@" "$GW$_u#[1-$_n]"
+	set -- -o /dev/null -w '%{http_code}\n' "$@" "$GW$_u#[1-$_n]"
+	if [ "$_p" -gt 1 ]; then pcurl "$_p" "$@"; else curl -s "$@"; fi
 }
 # split_code: BODY is an answer then a line with curl's %{http_code}: the
 # code to CODE, the answer without its trailing newlines to BODY. In bash,
@@ -231,8 +239,13 @@ burst() {
 split_code() {
 	CODE=${BODY##*$'\n'}
 	BODY=${BODY%$'\n'*}
-	while [ "${BODY%$'\n'}" != "$BODY" ]; do	# as $(...) would
-		BODY=${BODY%$'\n'}
+	chomp BODY
+}
+# chomp NAME: drop the trailing newlines of variable NAME, as $(...) would
+chomp() {
+	local -n _c=$1
+	while [ "${_c%$'\n'}" != "$_c" ]; do
+		_c=${_c%$'\n'}
 	done
 }
 # hdr NAME: the value of the first NAME header in $T/h (no CR, one leading

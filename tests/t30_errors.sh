@@ -20,7 +20,7 @@ raw() {
 	RBODY=
 	if [[ $RAW =~ $'\n'$'\r'?$'\n' ]]; then
 		RBODY=${RAW#*"${BASH_REMATCH[0]}"}
-		while [ "${RBODY%$'\n'}" != "$RBODY" ]; do RBODY=${RBODY%$'\n'}; done
+		chomp RBODY
 	fi
 }
 # gw_error CODE STATUS NAME: the gateway's error shape for the last req

@@ -243,9 +243,8 @@ fake_ctl reset '{}' >/dev/null
 
 # ---- cold start: 300 clients over three audiences, one token each ----
 start_defgate
-# one curl process, 300 connections at once (as lib.sh's burst)
-codes=$(curl -s -Z --parallel-max 300 --parallel-immediate \
-    -w '%{http_code}\n' -o /dev/null -o /dev/null -o /dev/null \
+# one curl process, 300 connections at once
+codes=$(pcurl 300 -w '%{http_code}\n' -o /dev/null -o /dev/null -o /dev/null \
     "$GW/incidents#[1-100]" "$GW/api/alerts#[1-100]" \
     "$GW/v1.0/security/incidents#[1-100]" | sort | uniq -c | tr -s ' ')
 is "$codes" " 300 200" "cold start: 300 clients over three audiences all 200"

@@ -184,8 +184,7 @@ exec 3<>"/dev/tcp/127.0.0.1/$GW_PORT"
 printf 'GET /incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
 sleep 0.3
 t0=$(date +%s%N)
-curl -s -Z --parallel-max 100 --parallel-immediate --max-time 30 \
-    -w '%{http_code} %header{x-cache}\n' -o "$T/co.#1.b" \
+pcurl 100 --max-time 30 -w '%{http_code} %header{x-cache}\n' -o "$T/co.#1.b" \
     "$GW/incidents#[1-100]" > "$T/co.codes"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 is "$(( $(calls) - c0 ))" 1 "101 identical concurrent GETs: 1 upstream call"
@@ -254,7 +253,7 @@ curl -s -D "$T/h" -o "$T/par.first" "$GW/incidents"
 is "$(hdr X-Cache)" MISS "threads=4: the first GET is a MISS"
 c0=$(calls)
 # 200 at once, 100 connections open together: the four workers share them
-curl -s --no-progress-meter -Z --parallel-max 100 --parallel-immediate --max-time 30 \
+pcurl 100 --no-progress-meter --max-time 30 \
     -w '%{http_code} %header{x-cache}\n' -o "$T/par.#1" \
     "$GW/incidents#[1-200]" > "$T/par.codes"
 is "$(sort "$T/par.codes" | uniq -c | awk '{print $1, $2, $3}')" "200 200 HIT" \
