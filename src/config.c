@@ -106,6 +106,8 @@ static const struct key keys[] = {
 	  1, 60000, "use a number from 1 to 60000" },
 	{ "client_timeout", "DEFGATE_CLIENT_TIMEOUT", K_UINT,
 	  OFF(client_timeout), 1, 3600, "use whole seconds from 1 to 3600" },
+	{ "half_close", "DEFGATE_HALF_CLOSE", K_BOOL, OFF(half_close), 0, 1,
+	  "use on or off" },
 	{ "threads", "DEFGATE_THREADS", K_UINT, OFF(threads), 1,
 	  CONFIG_MAX_THREADS, "use a number from 1 to 64" },
 	{ "http2", "DEFGATE_HTTP2", K_BOOL, OFF(http2), 0, 1,
@@ -253,6 +255,7 @@ config_defaults(struct gw_config *cf)
 	cf->max_response = 256UL << 20;
 	cf->max_clients = 4096;
 	cf->client_timeout = 60;
+	cf->half_close = 1;
 	cf->threads = config_default_threads();
 	cf->connect_timeout_ms = 10 * 1000;
 	cf->timeout_ms = 200 * 1000;

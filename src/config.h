@@ -67,6 +67,7 @@ struct gw_config {
 	size_t			 max_response;		/* upstream body cap */
 	unsigned int		 max_clients;
 	unsigned int		 client_timeout;	/* seconds, idle clients */
+	int			 half_close;	/* end of input is not leaving */
 	unsigned int		 threads;	/* front (MHD) worker threads */
 	struct config_cidr	 allow_from[CONFIG_MAX_ALLOW];
 	int			 nallow_from;		/* 0: loopback only */

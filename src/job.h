@@ -87,6 +87,8 @@ struct job {
 	char			 hdrmem[JOB_HDRMEM];
 	size_t			 hdrmemlen;
 	long long		 start_ms;
+	int			 eof_gone;	/* half_close = off: a client's
+						 * end of input means it left */
 	/* the response cache and quota (steward.h): the front fills it
 	 * before submitting; then see steward.h for who touches what */
 	struct steward_ticket	 cache;

@@ -328,26 +328,56 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
 	job_add_header(j, "client-request-id", r->reqid);
 	job_add_header(j, "Expect", "");
 
+	j->eof_gone = !r->cf->half_close;
 	r->job = j;
-	/* suspend BEFORE publishing: the back thread may finish first */
-	j->front_suspended = 1;
-	MHD_suspend_connection(c);
+	if (!proxy_park(r)) {
+		/* suspend BEFORE publishing: the back thread may finish first */
+		j->front_suspended = 1;
+		MHD_suspend_connection(c);
+	}
 	upstream_submit(up, j);
 	return (MHD_YES);
 }
 
 /*
+ * A connection suspended in the call that completed its request keeps
+ * libmicrohttpd's "read" polling state, and after the resume MHD 0.9.75
+ * reads the client's end of input (a half-close) and closes the connection
+ * before we can answer. Returned once without an answer or a suspension,
+ * the connection is polled for errors only from then on, and MHD calls the
+ * handler again in its next turn without waiting (it counts the connection
+ * as having work pending): proxy_respond suspends then, under j->mu, unless
+ * the answer is already here. That extra turn costs CPU on every forwarded
+ * request (bench/RESULTS.md), so with half_close = off, where a half-closed
+ * client is taken as gone anyway, the first call suspends at once.
+ */
+int
+proxy_park(struct gw_request *r)
+{
+	if (r->parked || !r->cf->half_close)
+		return (0);
+	r->parked = 1;
+	return (1);
+}
+
+/*
  * A suspended connection is not polled by MHD, so a client that hangs up
- * while we wait would go unnoticed until the upstream answers. Peek at the
- * socket: EOF or an error means nobody is waiting any more.
+ * while we wait would go unnoticed until the upstream answers. With
+ * half_close = off, peek at the socket: end of input or an error means
+ * nobody is waiting any more. With half_close = on (the default) end of
+ * input is a half-close, and a client that reset the connection is seen by
+ * MHD itself, which polls the connection whenever the back thread wakes
+ * it (at least once a second: upstream_probe).
  */
 static int
-client_gone(struct MHD_Connection *c)
+client_gone(struct MHD_Connection *c, int eof_gone)
 {
 	const union MHD_ConnectionInfo	*ci;
 	char				 b;
 	ssize_t				 n;
 
+	if (!eof_gone)
+		return (0);
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci == NULL)
 		return (0);
@@ -379,7 +409,7 @@ stream_read(struct job *j, struct job_reader *rd, char *out, size_t max)
 	else if (j->done)
 		ret = j->failed ? MHD_CONTENT_READER_END_WITH_ERROR :
 		    MHD_CONTENT_READER_END_OF_STREAM;
-	else if (client_gone(c))
+	else if (client_gone(c, j->eof_gone))
 		ret = MHD_CONTENT_READER_END_WITH_ERROR;
 	else {
 		/* nothing yet: sleep until the back thread has more */
@@ -506,7 +536,7 @@ proxy_respond(struct MHD_Connection *c, struct gw_request *r)
 		 * (upstream_probe): a client that has gone away ends the
 		 * request here, which cancels the transfer.
 		 */
-		if (client_gone(c)) {
+		if (client_gone(c, j->eof_gone)) {
 			pthread_mutex_unlock(&j->mu);
 			log_debug("%s: client went away while waiting", r->reqid);
 			return (MHD_NO);

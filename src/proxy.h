@@ -40,6 +40,8 @@ struct gw_request {
 	unsigned		 status;	/* status answered, for counters */
 	int			 cache;		/* enum steward_cache, for counters */
 	int			 waited;	/* steward.h: woken from coalescing */
+	int			 parked;	/* returned once without an answer
+						 * after the request was complete */
 	char			 reqid[65];
 	long long		 start_ms;
 };
@@ -52,13 +54,22 @@ struct MHD_Response *proxy_error_response(unsigned status, const char *code,
 enum MHD_Result	 proxy_error(struct MHD_Connection *, struct gw_request *,
 		    unsigned status, const char *code, const char *message);
 /*
- * Validate the request body or query for the route, build the job, suspend
- * the connection and submit the job. Queues a 400 itself when the input is
- * bad.
+ * Validate the request body or query for the route, build the job and submit
+ * it. With half_close = on the connection is not suspended in this call: MHD
+ * calls the handler again in its next turn, and proxy_respond answers or
+ * suspends then (proxy_park). Queues a 400 itself when the input is bad.
  */
 enum MHD_Result	 proxy_start(struct MHD_Connection *, struct gw_request *,
 		    struct upstream *);
-/* Called when the handler runs again after the back thread resumed us. */
+/*
+ * Before the first suspension of a request: 1 the first time (half_close =
+ * on), when the caller must return MHD_YES without an answer or a
+ * suspension (MHD calls the handler again in its next turn; see proxy.c),
+ * 0 after that or with half_close = off.
+ */
+int		 proxy_park(struct gw_request *);
+/* The handler runs again: in MHD's next turn after proxy_start, or after
+ * the back thread resumed the connection. */
 enum MHD_Result	 proxy_respond(struct MHD_Connection *, struct gw_request *);
 /* Completion: cancel the transfer if still running and drop the job. */
 void		 proxy_finish(struct gw_request *, struct upstream *);

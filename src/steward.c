@@ -183,7 +183,8 @@ steward_wake_all(void)
 }
 
 /* fmu held: wait for an identical request in flight. 1 when waiting (the
- * connection is suspended), 0 when there is none. */
+ * connection is suspended) or told to come back in MHD's next turn
+ * (proxy_park), 0 when there is none. */
 static int
 flight_join(struct MHD_Connection *c, struct gw_request *r,
     const struct steward_ticket *t)
@@ -191,7 +192,11 @@ flight_join(struct MHD_Connection *c, struct gw_request *r,
 	struct flight	*f = *flight_find(t->key, t->keylen);
 	struct waiter	*w;
 
-	if (f == NULL || (w = malloc(sizeof(*w))) == NULL)
+	if (f == NULL)
+		return (0);
+	if (proxy_park(r))
+		return (1);
+	if ((w = malloc(sizeof(*w))) == NULL)
 		return (0);
 	r->waited = 1;
 	w->conn = c;

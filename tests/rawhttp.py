@@ -2,16 +2,21 @@
 """rawhttp.py: raw HTTP/1.1 over a loopback socket for the desync probes
 (tests/t70_front.sh). Test code only.
 
-  rawhttp.py send PORT BYTES [--src ADDR] [--shut]
+  rawhttp.py send PORT BYTES [--src ADDR] [--shut] [--wait S] [--reset S]
       BYTES is a Python bytes literal body, e.g. 'GET / HTTP/1.1\\r\\n...'.
-      Prints one line per response: "STATUS <code> <content-type>", then
-      "BODY <first response body>", then "END closed|open|reset".
+      Prints one line per response: "STATUS <code> <content-type>
+      <x-cache or ->", then "BODY <first response body>", then
+      "END closed|open|reset". --shut half-closes (shutdown(SHUT_WR)) after
+      sending; --wait reads for up to S seconds (2 by default); --reset
+      waits S seconds instead of reading, then resets the connection
+      (SO_LINGER 0) and prints "END reset-sent".
   rawhttp.py slots PORT N SRC_BAD SRC_GOOD
       Holds N idle connections from SRC_BAD, then sends GET /healthz from
       SRC_GOOD; prints "GOOD <code>" or "GOOD none".
 """
 import ast
 import socket
+import struct
 import sys
 import time
 
@@ -65,15 +70,24 @@ def responses(data):
 def cmd_send(argv):
     port, raw = int(argv[0]), ast.literal_eval("b'" + argv[1] + "'")
     src = argv[argv.index('--src') + 1] if '--src' in argv else None
-    s = connect(port, src, timeout=2.0)
+    wait = float(argv[argv.index('--wait') + 1]) if '--wait' in argv else 2.0
+    s = connect(port, src, timeout=wait)
     s.sendall(raw)
     if '--shut' in argv:
         s.shutdown(socket.SHUT_WR)
+    if '--reset' in argv:
+        time.sleep(float(argv[argv.index('--reset') + 1]))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack('ii', 1, 0))
+        s.close()
+        print('END reset-sent')
+        return
     out, end = read_all(s)
     s.close()
     rs = responses(out)
     for st, h, _ in rs:
-        print('STATUS %d %s' % (st, h.get('content-type', '-')))
+        print('STATUS %d %s %s' % (st, h.get('content-type', '-'),
+                                   h.get('x-cache', '-')))
     print('BODY ' + (rs[0][2].decode('latin-1') if rs else ''))
     print('END ' + end)
 

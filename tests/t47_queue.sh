@@ -55,10 +55,13 @@ stop_defgate
 is "$?" 0 "defgate exits 0"
 
 # ---- a client that leaves while queued ----
+# (half_close = off: its end of input means it left; with the default a
+# client that resets the connection is noticed the same way, t60)
 # defgate looks at clients waiting more than a second about once a second:
 # the first request holds the connection for 5 s, so a loaded machine
 # still has time to notice before the connection frees
-start_defgate --set max_upstream_connections=1 --set timeout=60 -v
+start_defgate --set max_upstream_connections=1 --set timeout=60 -v \
+    --set half_close=off
 wait_ready || bail "defgate did not become ready: $(cat "$GW_LOG")"
 : > "$UPLOG"
 curl -s -o /dev/null -w '%{http_code}' --max-time 60 \

@@ -11,25 +11,32 @@ RAWHTTP="python3 $top_srcdir/tests/rawhttp.py"
 api_count() { fake_stat .api_requests; }
 # probe NAME WANT_STATUS WANT_CODE BYTES: one raw request; the answer is the
 # JSON error shape, the connection is closed, nothing reached the API
+# raw BYTES [rawhttp.py send options]: one raw request; rawhttp.py's lines
+# split in bash (no sed, head or cut per request): RS the first STATUS line
+# ("<code> <content-type> <x-cache>"), RB every BODY, RE every END line
+raw() {
+	local _l _b=$1
+	shift
+	out=$($RAWHTTP send "$GW_PORT" "$_b" "$@")
+	RS= RB= RE=
+	while IFS= read -r _l; do
+		case $_l in
+		"STATUS "*) [ -n "$RS" ] || RS=${_l#STATUS } ;;
+		"BODY "*) RB+=${_l#BODY }$'\n' ;;
+		"END "*) RE+=${_l#END }$'\n' ;;
+		esac
+	done <<<"$out"
+	RE=${RE%$'\n'}
+}
 probe() {
 	_name=$1 _st=$2 _code=$3
 	a0=$(api_count)
-	out=$($RAWHTTP send "$GW_PORT" "$4")
-	# rawhttp.py's lines, split in bash (no sed, head or cut per probe):
-	# the first STATUS line, every BODY and every END line
-	local _l _s= _b= _e=
-	while IFS= read -r _l; do
-		case $_l in
-		"STATUS "*) [ -n "$_s" ] || _s=${_l#STATUS } ;;
-		"BODY "*) _b+=${_l#BODY }$'\n' ;;
-		"END "*) _e+=${_l#END }$'\n' ;;
-		esac
-	done <<<"$out"
-	is "${_s%% *}" "$_st" "$_name: $_st"
-	like "$_s" application/json "$_name: JSON"
-	is "$(jq -r .error.code 2>/dev/null <<<"$_b")" \
+	raw "$4"
+	is "${RS%% *}" "$_st" "$_name: $_st"
+	like "$RS" application/json "$_name: JSON"
+	is "$(jq -r .error.code 2>/dev/null <<<"$RB")" \
 	    "$_code" "$_name: error.code $_code"
-	is "${_e%$'\n'}" closed "$_name: connection closed"
+	is "$RE" closed "$_name: connection closed"
 	is "$(api_count)" "$a0" "$_name: nothing forwarded"
 }
 H='Host: localhost\r\n'
@@ -196,6 +203,63 @@ is "$(api_count)" "$a0" "bad hunting bodies were not forwarded"
 req POST /hunting -H 'Content-Type: application/json' \
     --data-binary '{"Query":"DeviceInfo | take 1","Timespan":"P1D"}  '
 is "$CODE" 200 "Query with Timespan and trailing whitespace: 200"
+stop_defgate
+
+# ---- a half-closed client gets its answer ----
+# shutdown(SHUT_WR) after the request is legal (RFC 9112 section 9.6):
+# end of input is not leaving (half_close = on, the default)
+start_defgate --set allow_write=true --set cache=on
+wait_ready
+C='Connection: close\r\n'
+raw "GET /incidents HTTP/1.1\r\n${H}${C}\r\n" --shut --wait 10
+is "${RS%% *}/$RE" 200/closed "half-closed GET /incidents: 200, then closed"
+ID=$(jq -r '.value[0].incidentId' <<<"$RB")
+[ -n "$ID" ] && [ "$ID" != null ]
+ok $? "... with the list ($ID first)"
+raw "GET /incidents/$ID HTTP/1.1\r\n${H}\r\n" --shut --wait 10
+is "${RS%% *}/$(jq -r .incidentId <<<"$RB")" "200/$ID" \
+    "half-closed keep-alive GET /incidents/$ID: 200"
+# longer than the back thread's once-a-second wake-up of waiting clients
+a0=$(api_count)
+fake_fault '{"target":"api","kind":"hang","delay_ms":1500}' >/dev/null
+raw "GET /incidents/$ID HTTP/1.1\r\n${H}${C}Cache-Control: no-cache\r\n\r\n" \
+    --shut --wait 10
+is "${RS%% *}" 200 "half-closed, the API answering after 1.5 s: 200"
+# identical GETs in flight: the second, half-closed, waits for the first
+fake_fault '{"target":"api","kind":"hang","delay_ms":1500,"path":"/api/incidents"}' \
+    >/dev/null
+$RAWHTTP send "$GW_PORT" "GET /incidents?\$top=3 HTTP/1.1\r\n${H}${C}\r\n" \
+    --shut --wait 10 > "$T/hc1.out" &
+hc1=$!
+sleep 0.5
+raw "GET /incidents?\$top=3 HTTP/1.1\r\n${H}${C}\r\n" --shut --wait 10
+wait $hc1
+is "$(sed -n 's/^STATUS //p' "$T/hc1.out")" \
+    "200 application/json; charset=utf-8 MISS" \
+    "... the first of two identical half-closed GETs: 200 MISS"
+is "$RS" "200 application/json; charset=utf-8 COALESCED" \
+    "... the second, half-closed too: answered from the first's exchange"
+is "$(( $(api_count) - a0 ))" 2 "... two upstream calls for the three"
+a0=$(api_count)
+b='{"Query":"DeviceInfo | take 1"}'
+raw "POST /hunting HTTP/1.1\r\n${H}${J}${C}Content-Length: ${#b}\r\n\r\n$b" \
+    --shut --wait 10
+is "${RS%% *}" 200 "half-closed POST /hunting: 200"
+b='{"status":"InProgress"}'
+raw "PATCH /incidents/$ID HTTP/1.1\r\n${H}${J}${C}Content-Length: ${#b}\r\n\r\n$b" \
+    --shut --wait 10
+is "${RS%% *}/$(jq -r .status <<<"$RB")" 200/InProgress \
+    "half-closed PATCH /incidents/$ID: answered with the change"
+is "$(( $(api_count) - a0 ))" 2 "... each sent upstream once"
+stop_defgate
+# half_close = off: end of input means the client left (nginx's default)
+start_defgate --set half_close=off
+wait_ready
+fake_fault '{"target":"api","kind":"hang","delay_ms":1000}' >/dev/null
+raw "GET /incidents/$ID HTTP/1.1\r\n${H}${C}Cache-Control: no-cache\r\n\r\n" \
+    --shut --wait 10
+is "${RS:-none}/$RE" none/closed \
+    "half_close=off: a half-closed GET gets no answer"
 stop_defgate
 
 # bad server_names / cors_origins values are refused at start (exit 2)
