@@ -347,9 +347,9 @@ proxy_start(struct MHD_Connection *c, struct gw_request *r,
  * the connection is polled for errors only from then on, and MHD calls the
  * handler again in its next turn without waiting (it counts the connection
  * as having work pending): proxy_respond suspends then, under j->mu, unless
- * the answer is already here. That extra turn costs CPU on every forwarded
- * request (bench/RESULTS.md), so with half_close = off, where a half-closed
- * client is taken as gone anyway, the first call suspends at once.
+ * the answer is already here. The extra turn costs a few percent of CPU at
+ * most (bench/RESULTS.md, side-by-side runs). With half_close = off, where a
+ * half-closed client is taken as gone anyway, the first call suspends.
  */
 int
 proxy_park(struct gw_request *r)
