@@ -9,10 +9,23 @@
 
 KQL='DeviceInfo | where DeviceName == "kql-marker-4711" | take 1'
 HB=$(jq -cn --arg q "$KQL" '{Query: $q}')
-# access LOG ID JQ: JQ over the access line of request ID in LOG
-access() {
+# access_line LOG ID: the access line of request ID in LOG, if written
+access_line() {
 	grep -F "\"request_id\":\"$2\"" "$1" | grep -F '"type":"access"' |
-	    head -1 | jq -r "$3"
+	    head -1
+}
+# access LOG ID JQ: JQ over that line. defgate writes it when libmicrohttpd
+# completes the request, just after the client has its answer: wait for it,
+# at most 5 s
+access() {
+	local line i=0
+
+	until line=$(access_line "$1" "$2") && [ -n "$line" ]; do
+		i=$((i + 1))
+		[ "$i" -gt 50 ] && break
+		sleep 0.1
+	done
+	jq -r "$3" <<<"$line"
 }
 # run_requests: one of each kind, with request ids of prefix $1
 run_requests() {
